@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs the test suite with node:test. Node 20's --test does not expand globs, so the
+// files are found here. `node test/run.mjs [unit|integration|deploy|PATH_SUBSTRING…]`.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const filters = process.argv.slice(2);
+
+function walk(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) { if (e.name !== 'fixtures' && e.name !== 'bench' && !e.name.startsWith('.')) out.push(...walk(p)); }
+    else if (e.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const files = walk(root).sort().filter((f) => filters.length === 0 || filters.some((s) => path.relative(root, f).includes(s)));
+if (files.length === 0) {
+  console.error(`no test file matches ${filters.join(' ')}`);
+  process.exit(2);
+}
+const r = spawnSync(process.execPath, [
+  '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files,
+], { stdio: 'inherit', cwd: path.dirname(root) });
+process.exit(r.status ?? 1);
