@@ -1,0 +1,146 @@
+/**
+ * Leaf certificates for intercepted hosts, minted on demand and signed by the gate CA.
+ *
+ * One P-256 key serves every leaf (generated once per issuer, kept in memory only): a
+ * fresh key per host would cost a key generation per mint and protect nothing, since the
+ * CA key that vouches for all of them lives in the same process.
+ */
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import type { Ca } from './ca.js';
+import { randomSerial, subtle, toPem, x509 } from './x509.js';
+
+export interface LeafIssuerOptions {
+  /** Most secure contexts kept; the least recently used is dropped beyond it. Default 1000. */
+  maxEntries?: number;
+  /** Lifetime of a leaf from its issue time. Default 24. */
+  validityHours?: number;
+  /** Now, in ms since the epoch. Default Date.now. */
+  clock?: () => number;
+}
+
+export interface LeafIssuer {
+  /**
+   * A TLS server context whose certificate names `host` (a DNS SAN, or an IP SAN for an
+   * IPv4/IPv6 literal, brackets allowed) with chain leaf + CA. Cached; concurrent first
+   * calls for one host share one mint. Throws LeafError ERR_LEAF_HOST_INVALID for a host
+   * that is neither a DNS name nor an IP literal.
+   */
+  secureContextFor(host: string): Promise<tls.SecureContext>;
+  /** PEM of the current leaf for `host` (same cache), for inspection and tests. */
+  certificateFor(host: string): Promise<string>;
+  /** Number of cached hosts. */
+  readonly size: number;
+}
+
+export class LeafError extends Error {
+  override name = 'LeafError';
+  constructor(readonly code: 'ERR_LEAF_HOST_INVALID', message: string) {
+    super(message);
+  }
+}
+
+interface Entry {
+  promise: Promise<{ context: tls.SecureContext; certPem: string }>;
+  /** After this instant the entry is re-minted; half the validity keeps a margin for skewed clients. */
+  renewAt: number;
+}
+
+/** Backdating covers clients whose clocks run behind the gate's. */
+const BACKDATE_MS = 3600 * 1000;
+/** A DNS name as it may appear in a dNSName SAN: LDH labels (underscore tolerated), no wildcard. */
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/** Lowercases, drops one trailing dot and IPv6 brackets: the form hosts are compared in. */
+export function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  return h;
+}
+
+/** Creates a leaf issuer over a loaded CA. Nothing is minted until the first request. */
+export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssuer {
+  const maxEntries = opts.maxEntries ?? 1000;
+  const validityMs = (opts.validityHours ?? 24) * 3600 * 1000;
+  const clock = opts.clock ?? Date.now;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer');
+  if (!(validityMs > 0)) throw new TypeError('validityHours must be positive');
+
+  // Map iteration order is insertion order: re-inserting on every hit makes the first key
+  // the least recently used one.
+  const cache = new Map<string, Entry>();
+  let leafKeys: Promise<{ keys: CryptoKeyPair; keyPem: string }> | undefined;
+
+  const keyPair = (): Promise<{ keys: CryptoKeyPair; keyPem: string }> => {
+    leafKeys ??= (async () => {
+      const keys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+      return { keys, keyPem: toPem(await subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') };
+    })();
+    leafKeys.catch(() => { leafKeys = undefined; });
+    return leafKeys;
+  };
+
+  const mint = async (host: string, now: number): Promise<{ context: tls.SecureContext; certPem: string }> => {
+    const { keys, keyPem } = await keyPair();
+    const ipVersion = isIP(host);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      // A CN is limited to 64 characters; the SAN is what clients check, the CN is a label.
+      subject: host.length <= 64 ? [{ O: ['egress-gate'] }, { CN: [host] }] : [{ O: ['egress-gate'] }],
+      issuer: ca.cert.subjectName,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + validityMs),
+      signingAlgorithm: ca.signingAlgorithm,
+      publicKey: keys.publicKey,
+      signingKey: ca.signingKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        new x509.SubjectAlternativeNameExtension([{ type: ipVersion ? 'ip' : 'dns', value: host }], false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+      ],
+    });
+    const certPem = cert.toString('pem') + '\n';
+    // The chain is leaf then CA: clients that trust only the CA can build the path.
+    const context = tls.createSecureContext({ key: keyPem, cert: certPem + ca.certPem });
+    return { context, certPem };
+  };
+
+  const entryFor = (rawHost: string): Entry['promise'] => {
+    const host = normalizeHost(rawHost);
+    if (!isIP(host) && !DNS_NAME.test(host)) {
+      return Promise.reject(new LeafError('ERR_LEAF_HOST_INVALID', `cannot issue a certificate for host ${JSON.stringify(rawHost.slice(0, 300))}`));
+    }
+    const now = clock();
+    const hit = cache.get(host);
+    if (hit && now < hit.renewAt) {
+      cache.delete(host);
+      cache.set(host, hit);
+      return hit.promise;
+    }
+    // The promise is cached before it settles, so concurrent first calls share one mint.
+    const entry: Entry = { promise: mint(host, now), renewAt: now + validityMs / 2 };
+    cache.delete(host);
+    cache.set(host, entry);
+    while (cache.size > maxEntries) {
+      const oldest = cache.keys().next().value as string;
+      cache.delete(oldest);
+    }
+    // A failed mint is not cached: the next request tries again.
+    entry.promise.catch(() => {
+      if (cache.get(host) === entry) cache.delete(host);
+    });
+    return entry.promise;
+  };
+
+  return {
+    secureContextFor: async (host) => (await entryFor(host)).context,
+    certificateFor: async (host) => (await entryFor(host)).certPem,
+    get size() {
+      return cache.size;
+    },
+  };
+}
