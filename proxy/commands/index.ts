@@ -2,5 +2,7 @@
 import type { Command } from './command.js';
 import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
+import { command as receiptsVerify } from './receipts-verify.js';
+import { command as receiptsShow } from './receipts-show.js';
 
-export const commands: Command[] = [caInit, caBundle];
+export const commands: Command[] = [caInit, caBundle, receiptsVerify, receiptsShow];
