@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
+import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
+import { createReceiptSigner } from '../../../proxy/receipts/receipt-codec.js';
+
+const CHILD = fileURLToPath(new URL('../../fixtures/receipts/fsize-child.ts', import.meta.url));
+const hasPrlimit = (() => {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+interface AppendReply {
+  results: { ok: boolean; seq?: number; code?: string; name?: string; message?: string }[];
+  writable: boolean;
+  lastSeq: number;
+  size: number;
+}
+
+function ask<T>(child: ChildProcess, msg: object): Promise<T> {
+  const reply = once(child, 'message').then(([m]) => {
+    if ((m as { error?: string }).error) throw new Error((m as { error: string }).error);
+    return m as T;
+  });
+  child.send(msg);
+  return reply;
+}
+
+/** Sets the soft limit only: raising it back needs no privilege (the hard limit stays as it was). */
+function setFsize(pid: number, limit: string): void {
+  execFileSync('prlimit', ['--pid', String(pid), `--fsize=${limit}:`]);
+}
+
+describe('receipt-log write failure', { skip: hasPrlimit ? false : 'prlimit (util-linux) not installed' }, () => {
+  let child: ChildProcess | undefined;
+  after(() => { if (child?.connected) child.kill(); });
+
+  it('EFBIG: the batch is rejected RECEIPT_UNAVAILABLE, the file cut back to a valid chain, and writes recover without restart', async () => {
+    const dir = tmpDir();
+    const jwk = newPrivateJwk('rk-fail');
+    const jwks = { keys: [createReceiptSigner(jwk).publicJwk] };
+    const file = path.join(dir, 'receipts-000000000000.jsonl');
+    child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    await ask(child, { op: 'open', dir, jwk });
+
+    const first = await ask<AppendReply>(child, { op: 'append', n: 5 });
+    assert.deepEqual(first.results.map((r) => r.seq), [0, 1, 2, 3, 4]);
+    const durable = first.size;
+
+    // Room for part of one line only: the write is short, then EFBIG.
+    setFsize(child.pid!, String(durable + 200));
+    const failed = await ask<AppendReply>(child, { op: 'append', n: 5 });
+    for (const r of failed.results) {
+      assert.equal(r.ok, false);
+      assert.equal(r.code, 'RECEIPT_UNAVAILABLE');
+      assert.equal(r.name, 'ReceiptUnavailableError');
+      assert.match(r.message!, /File too large|EFBIG/);
+    }
+    assert.equal(failed.writable, false);
+    assert.equal(failed.lastSeq, 4);
+    assert.equal(failed.size, durable, 'the file is cut back to its last durable line');
+    assert.deepEqual(await verifyReceiptLog([dir], jwks), { ok: true, count: 5, lastSeq: 4, files: [file] });
+
+    const stillFailing = await ask<AppendReply>(child, { op: 'append', n: 1 });
+    assert.deepEqual([stillFailing.results[0]!.code, stillFailing.writable, stillFailing.size], ['RECEIPT_UNAVAILABLE', false, durable]);
+
+    setFsize(child.pid!, 'unlimited');
+    const recovered = await ask<AppendReply>(child, { op: 'append', n: 3 });
+    assert.deepEqual(recovered.results.map((r) => r.seq), [5, 6, 7], 'failed batches took no seq');
+    assert.equal(recovered.writable, true);
+    await ask(child, { op: 'close' });
+    assert.deepEqual(await verifyReceiptLog([dir], jwks), { ok: true, count: 8, lastSeq: 7, files: [file] });
+    assert.ok(fs.statSync(file).size > durable);
+  });
+});
