@@ -5,7 +5,7 @@
  * is `JSON.stringify` of the object the log built, so the bytes on disk are the bytes signed:
  * verification never re-serializes anything.
  */
-import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 
 export const RECEIPT_TYP = 'receipt+jwt';
 export const HEAD_TYP = 'receipt-head+jwt';
@@ -17,7 +17,7 @@ export interface ReceiptHead {
   ts: string;
 }
 
-export interface ReceiptPublicJwk {
+export interface ReceiptPublicJwk extends NodeJsonWebKey {
   kty: 'OKP';
   crv: 'Ed25519';
   x: string;
