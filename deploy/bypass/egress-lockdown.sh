@@ -13,7 +13,7 @@
 #   3. on loopback, the agent's UID may reach only AGENT_LOOPBACK_PORTS (the gate's proxy
 #      and admin ports); anything else it sends to loopback is rejected;
 #   4. other loopback traffic passes (it never leaves the pod);
-#   5. the gate's UID may open connections anywhere (upstreams, DNS, JWKS, decider, Redis);
+#   5. the gate's UID (and EXTRA_EGRESS_UIDS) may open connections anywhere (upstreams, DNS, JWKS, decider, Redis);
 #   6. everything else is rejected: the agent, and any other UID, cannot open a connection
 #      that leaves the pod. TCP gets a RST, the rest an ICMP port-unreachable, so clients
 #      fail fast instead of hanging.
@@ -36,6 +36,8 @@
 #   AGENT_UID             UID the agent runs as (required; must differ from GATE_UID)
 #   AGENT_LOOPBACK_PORTS  comma-separated TCP ports the agent may reach on loopback
 #                         (default: 3128,3129 — the gate's listen and admin ports)
+#   EXTRA_EGRESS_UIDS     optional comma-separated UIDs that may also leave the pod (e.g. a
+#                         log shipper); each is a process the agent must not be able to become
 #   IPV6                  auto (default: lock IPv6 down when the kernel has it), on, off
 #   IPTABLES, IP6TABLES   the binaries (default iptables, ip6tables; set to
 #                         iptables-legacy/ip6tables-legacy on nodes that use legacy)
@@ -51,6 +53,7 @@ GATE_UID="${GATE_UID:-}"
 AGENT_UID="${AGENT_UID:-}"
 AGENT_LOOPBACK_PORTS="${AGENT_LOOPBACK_PORTS:-3128,3129}"
 IPV6="${IPV6:-auto}"
+EXTRA_EGRESS_UIDS="${EXTRA_EGRESS_UIDS:-}"
 IPTABLES="${IPTABLES:-iptables}"
 IP6TABLES="${IP6TABLES:-ip6tables}"
 CHAIN="${CHAIN:-EGRESS_GATE}"
@@ -64,6 +67,10 @@ is_uint "$AGENT_UID" || die "AGENT_UID must be a numeric UID (got '${AGENT_UID}'
 case "$AGENT_LOOPBACK_PORTS" in
   '' | ,* | *, | *,,* | *[!0-9,]*) die "AGENT_LOOPBACK_PORTS must be a comma-separated list of ports (got '${AGENT_LOOPBACK_PORTS}')" ;;
 esac
+for u in $(printf '%s' "$EXTRA_EGRESS_UIDS" | tr ',' ' '); do
+  is_uint "$u" || die "EXTRA_EGRESS_UIDS must be numeric UIDs (got '${u}')"
+  [ "$u" != "$AGENT_UID" ] && [ "$u" != 0 ] || die "EXTRA_EGRESS_UIDS must not name the agent's UID or 0"
+done
 case "$IPV6" in auto | on | off) ;; *) die "IPV6 must be auto, on or off (got '${IPV6}')" ;; esac
 case "$CHAIN" in '' | *[!A-Za-z0-9_-]*) die "CHAIN must be a plain chain name (got '${CHAIN}')" ;; esac
 
@@ -80,6 +87,11 @@ rules() {
 -A ${CHAIN} -o lo -m owner --uid-owner ${AGENT_UID} -j REJECT --reject-with ${unreach}
 -A ${CHAIN} -o lo -j RETURN
 -A ${CHAIN} -m owner --uid-owner ${GATE_UID} -j RETURN
+EOF
+  for u in $(printf '%s' "$EXTRA_EGRESS_UIDS" | tr ',' ' '); do
+    echo "-A ${CHAIN} -m owner --uid-owner ${u} -j RETURN"
+  done
+  cat <<EOF
 -A ${CHAIN} -p tcp -j REJECT --reject-with tcp-reset
 -A ${CHAIN} -j REJECT --reject-with ${unreach}
 COMMIT
