@@ -1,0 +1,35 @@
+/**
+ * Prometheus metrics (SPEC §10), one registry per gate so tests can run several in a process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface GateMetrics {
+  registry: Registry;
+  decisions: Counter<'decision' | 'reason' | 'surface' | 'action' | 'enforced'>;
+  decisionDuration: Histogram;
+  upstreamDuration: Histogram;
+  policyInfo: Gauge<'version' | 'digest'>;
+  policyStale: Gauge;
+  reloads: Counter<'result'>;
+  fsyncDuration: Histogram;
+  receipts: Counter<'kind'>;
+  parseErrors: Counter;
+}
+
+export function createMetrics(): GateMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'egress_gate_process_' });
+  const fast = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+  return {
+    registry,
+    decisions: new Counter({ name: 'egress_gate_decisions_total', help: 'Decisions by decision, reason, surface, action and enforcement', labelNames: ['decision', 'reason', 'surface', 'action', 'enforced'], registers: [registry] }),
+    decisionDuration: new Histogram({ name: 'egress_gate_decision_duration_seconds', help: 'Arrival to decision', buckets: fast, registers: [registry] }),
+    upstreamDuration: new Histogram({ name: 'egress_gate_upstream_duration_seconds', help: 'Forwarded request duration upstream', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    policyInfo: new Gauge({ name: 'egress_gate_policy_info', help: 'The route-map version in effect', labelNames: ['version', 'digest'], registers: [registry] }),
+    policyStale: new Gauge({ name: 'egress_gate_policy_stale_seconds', help: 'Seconds since the policy source was last confirmed', registers: [registry] }),
+    reloads: new Counter({ name: 'egress_gate_reloads_total', help: 'Route-map reloads by result', labelNames: ['result'], registers: [registry] }),
+    fsyncDuration: new Histogram({ name: 'egress_gate_receipt_fsync_duration_seconds', help: 'Receipt log fsync duration', buckets: fast, registers: [registry] }),
+    receipts: new Counter({ name: 'egress_gate_receipts_total', help: 'Receipts written by kind', labelNames: ['kind'], registers: [registry] }),
+    parseErrors: new Counter({ name: 'egress_gate_parse_errors_total', help: 'Requests the HTTP parser refused', registers: [registry] }),
+  };
+}

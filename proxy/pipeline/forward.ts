@@ -1,0 +1,172 @@
+/**
+ * Stage 6, forward: sends a decided request upstream with undici and streams the answer back.
+ * Only the request handler calls forward(), and only after decide() said forward and the
+ * decision receipt's append promise resolved — i.e. after the receipt is durable.
+ * One pool per (origin, checked address): connections go to the address that was checked.
+ */
+import { rootCertificates } from 'node:tls';
+import { Writable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import type { NormalizedRequest } from '../../policy/types.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own, never forwarded either way. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+]);
+
+export interface ForwarderOptions {
+  upstreamTimeoutMs: number;
+  /** Extra CAs (PEM) trusted for upstream TLS, on top of the system roots. */
+  upstreamCa: string[];
+  connectionsPerOrigin?: number;
+}
+
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  request: NormalizedRequest;
+  address: string;
+  /** A body already buffered (bind_body); otherwise req is streamed. */
+  body?: Buffer;
+  /** Lowercased header names to drop (the permit header). */
+  drop: ReadonlySet<string>;
+  /** Headers to set, replacing what the agent sent (brokered credentials). */
+  set?: Record<string, string>;
+  /** Headers added to the answer (Egress-*). */
+  answerHeaders: Record<string, string>;
+}
+
+export interface ForwardResult {
+  status: number | null;
+  bytesUp: number;
+  bytesDown: number;
+  error?: string;
+  timedOut: boolean;
+  /** The answer's headers were already sent when the error happened. */
+  headersSent: boolean;
+}
+
+export class Forwarder {
+  private readonly pools = new Map<string, Pool>();
+  private readonly ca: string[] | undefined;
+  constructor(private readonly opts: ForwarderOptions) {
+    this.ca = opts.upstreamCa.length ? [...rootCertificates, ...opts.upstreamCa] : undefined;
+  }
+
+  private pool(r: NormalizedRequest, address: string): Pool {
+    const origin = `${r.scheme}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`;
+    const key = `${origin}|${address}`;
+    let p = this.pools.get(key);
+    if (!p) {
+      const fixed = address;
+      const family = fixed.includes(':') ? 6 : 4;
+      p = new Pool(origin, {
+        connections: this.opts.connectionsPerOrigin ?? 64,
+        headersTimeout: this.opts.upstreamTimeoutMs,
+        bodyTimeout: this.opts.upstreamTimeoutMs,
+        connect: {
+          timeout: Math.min(this.opts.upstreamTimeoutMs, 10_000),
+          // Every connection of this pool goes to the address the pipeline checked.
+          lookup: (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) => (
+            o && o.all ? cb(null, [{ address: fixed, family }]) : cb(null, fixed, family)),
+          ...(r.scheme === 'https' ? { servername: r.hostIsIp ? undefined : r.host, ...(this.ca ? { ca: this.ca } : {}) } : {}),
+        } as object,
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
+  async forward(f: ForwardRequest): Promise<ForwardResult> {
+    const { req, res, request } = f;
+    const headers = upstreamHeaders(req.rawHeaders, f.drop, f.set);
+    headers.push('host', hostHeader(request));
+    let bytesUp = f.body ? f.body.length : 0;
+    let body: Buffer | IncomingMessage | null = f.body ?? null;
+    const hasBody = f.body !== undefined || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (!f.body && hasBody) {
+      req.on('data', (c: Buffer) => { bytesUp += c.length; });
+      req.pause();
+      body = req;
+    }
+    const ac = new AbortController();
+    const onClose = () => { if (!res.writableFinished) ac.abort(); };
+    res.once('close', onClose);
+    let status: number | null = null;
+    let bytesDown = 0;
+    try {
+      await this.pool(request, f.address).stream({
+        path: request.query !== null ? `${request.path}?${request.query}` : request.path,
+        method: request.method,
+        headers,
+        body: hasBody ? body : null,
+        signal: ac.signal,
+      }, ({ statusCode, headers: up }) => {
+        status = statusCode;
+        res.writeHead(statusCode, { ...answerHeaders(up), ...f.answerHeaders });
+        return new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            bytesDown += chunk.length;
+            if (res.write(chunk)) cb(); else res.once('drain', () => cb());
+          },
+          final(cb) { res.end(); cb(); },
+        });
+      });
+      return { status, bytesUp, bytesDown, timedOut: false, headersSent: res.headersSent };
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? (e as Error).name;
+      const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+      return { status, bytesUp, bytesDown, error: errorText(e), timedOut, headersSent: res.headersSent };
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+  }
+}
+
+function errorText(e: unknown): string {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.code ?? err.cause?.code;
+  return `${code ? `${code}: ` : ''}${err.message ?? String(e)}`.slice(0, 300);
+}
+
+function hostHeader(r: NormalizedRequest): string {
+  const h = r.host.includes(':') ? `[${r.host}]` : r.host;
+  const def = r.scheme === 'https' ? 443 : 80;
+  return r.port === def ? h : `${h}:${r.port}`;
+}
+
+/** The request headers that go upstream, as a flat [name, value, …] list. */
+export function upstreamHeaders(raw: string[], drop: ReadonlySet<string>, set?: Record<string, string>): string[] {
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'connection') for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
+  }
+  const replaced = new Set(Object.keys(set ?? {}).map((k) => k.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || named.has(k) || drop.has(k) || replaced.has(k)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  for (const [k, v] of Object.entries(set ?? {})) out.push(k, v);
+  return out;
+}
+
+function answerHeaders(up: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const named = new Set<string>();
+  const conn = up.connection;
+  if (typeof conn === 'string') for (const t of conn.split(',')) named.add(t.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(up)) {
+    const lk = k.toLowerCase();
+    if (v === undefined || HOP_BY_HOP.has(lk) || named.has(lk) || lk.startsWith('egress-')) continue;
+    out[k] = v;
+  }
+  return out;
+}

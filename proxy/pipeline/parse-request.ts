@@ -1,0 +1,85 @@
+/**
+ * Stage 1, parse: an incoming HTTP request (absolute-form on the proxy port, or origin-form
+ * inside a CONNECT tunnel) becomes a NormalizedRequest, or REQUEST_INVALID. Ambiguous
+ * framing and repeated identity headers are refused here so that no later stage, and no
+ * upstream, can read the request differently than the gate did (SPEC §4).
+ */
+import type { IncomingMessage } from 'node:http';
+import { normalizeRequest } from '../../policy/normalize-request.js';
+import type { NormalizedRequest } from '../../policy/types.js';
+
+/** Where a request arrived: the proxy port, or inside a CONNECT tunnel to host:port. */
+export interface Arrival {
+  scheme: 'http' | 'https';
+  /** The CONNECT authority, for requests inside a tunnel. */
+  tunnel?: { host: string; port: number };
+}
+
+export type Parsed =
+  | { ok: true; request: NormalizedRequest; token?: string; idempotencyKey?: string; contentLength?: number; chunked: boolean }
+  | { ok: false; detail: string; method: string };
+
+/** Counts header lines by lowercased name from rawHeaders (Node merges or drops duplicates in req.headers). */
+function headerValues(raw: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
+/** Parses and normalizes; never throws for bad input. `permitHeader` is lowercase. */
+export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeader: string): Parsed {
+  const method = req.method ?? '';
+  const raw = req.rawHeaders;
+  const hosts = headerValues(raw, 'host');
+  if (hosts.length > 1) return { ok: false, detail: 'repeated Host header', method };
+  const permits = headerValues(raw, permitHeader);
+  if (permits.length > 1) return { ok: false, detail: `repeated ${permitHeader} header`, method };
+  const cls = headerValues(raw, 'content-length');
+  const tes = headerValues(raw, 'transfer-encoding');
+  if (cls.length > 0 && tes.length > 0) return { ok: false, detail: 'Content-Length together with Transfer-Encoding', method };
+  const clValues = new Set(cls.flatMap((v) => v.split(',').map((s) => s.trim())));
+  if (clValues.size > 1) return { ok: false, detail: 'differing Content-Length headers', method };
+  let contentLength: number | undefined;
+  if (clValues.size === 1) {
+    const v = [...clValues][0]!;
+    if (!/^\d{1,15}$/.test(v)) return { ok: false, detail: 'malformed Content-Length', method };
+    contentLength = Number(v);
+  }
+  const target = req.url ?? '';
+  if (!arrival.tunnel && target.startsWith('/')) {
+    return { ok: false, detail: 'origin-form request to the proxy port; send the absolute URI (use the gate as an HTTP proxy)', method };
+  }
+  const idks = headerValues(raw, 'idempotency-key');
+  if (idks.length > 1) return { ok: false, detail: 'repeated Idempotency-Key header', method };
+  let request: NormalizedRequest;
+  try {
+    request = normalizeRequest({
+      method,
+      target,
+      scheme: arrival.scheme,
+      authority: arrival.tunnel ? formatAuthority(arrival.tunnel.host, arrival.tunnel.port) : undefined,
+      hostHeader: hosts[0],
+    });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'REQUEST_INVALID') return { ok: false, detail: (e as Error).message, method };
+    throw e;
+  }
+  if (arrival.tunnel && request.scheme !== arrival.scheme) {
+    return { ok: false, detail: 'absolute URI inside a tunnel names another scheme', method };
+  }
+  if (arrival.tunnel && (request.host !== arrival.tunnel.host || request.port !== arrival.tunnel.port)) {
+    return { ok: false, detail: 'request inside a tunnel names another host than the CONNECT', method };
+  }
+  return {
+    ok: true,
+    request,
+    token: permits[0],
+    idempotencyKey: idks[0],
+    contentLength,
+    chunked: tes.length > 0,
+  };
+}
+
+export function formatAuthority(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
