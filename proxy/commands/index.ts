@@ -1,9 +1,13 @@
 /** The registry of subcommands, in the order `--help` lists them. */
 import type { Command } from './command.js';
+import { command as start } from './start.js';
 import { command as check } from './check.js';
+import { command as explain } from './explain.js';
+import { command as permitIssue } from './permit-issue.js';
+import { command as keysGenerate } from './keys-generate.js';
 import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
 import { command as receiptsVerify } from './receipts-verify.js';
 import { command as receiptsShow } from './receipts-show.js';
 
-export const commands: Command[] = [check, caInit, caBundle, receiptsVerify, receiptsShow];
+export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow];
