@@ -15,11 +15,11 @@
  * - What goes in is the caller's job: never put header values, query strings, bodies, permits
  *   or secrets in a body, only their digests (SPEC §9).
  */
-import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { lineHash, type ReceiptSigner } from './receipt-codec.js';
 import { listLogFiles, logFileName, readReceiptPayloads } from './receipt-files.js';
+import { openLogFile, writeFully } from './log-file.js';
 import { findIntactTail } from './recover-tail.js';
 import { createUuidV7 } from './uuid-v7.js';
 
@@ -183,7 +183,10 @@ export class ReceiptLog {
     });
   }
 
-  /** A signed head (`typ: receipt-head+jwt`) of the newest durable line: `{seq, hash, ts}`. */
+  /**
+   * A signed head (`typ: receipt-head+jwt`) of the newest durable line: `{seq, hash, ts}`, hash
+   * computed as `prev` is and ts the time of signing. For an empty log: `{seq: -1, hash: null}`.
+   */
   head(): string {
     return this.#o.signer.signHead({ seq: this.lastSeq, hash: this.#prev, ts: new Date(this.#o.clock()).toISOString() });
   }
@@ -282,35 +285,5 @@ export class ReceiptLog {
     this.#size = 0;
     this.#dirty = false;
     await old.close().catch(() => undefined);
-  }
-}
-
-/** Opens (creating, 0600) a log file for positional writes; a new file's folder entry is fsync'ed. */
-async function openLogFile(file: string, dir: string): Promise<FileHandle> {
-  let created = false;
-  let fh: FileHandle;
-  try {
-    fh = await open(file, constants.O_RDWR);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-    created = true;
-  }
-  if (created) {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-  return fh;
-}
-
-async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
   }
 }

@@ -17,7 +17,7 @@ function openLog(dir: string, extra: Partial<Parameters<typeof ReceiptLog.open>[
 
 describe('receipt-log', () => {
   it('writes v, id, seq, prev, ts, gate, kind then the body; prev hashes the previous line', async () => {
-    const dir = tmpDir();
+    const dir = path.join(tmpDir(), 'receipts');
     const log = await openLog(dir);
     const a = await log.append({ kind: 'lifecycle', event: 'start' });
     const b = await log.append({ kind: 'decision', decision: 'DENY', reason: 'ROUTE_UNMATCHED' });
