@@ -111,7 +111,8 @@ export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssu
 
   const entryFor = (rawHost: string): Entry['promise'] => {
     const host = normalizeHost(rawHost);
-    if (!isIP(host) && !DNS_NAME.test(host)) {
+    const bracketed = rawHost.trim().startsWith('[');
+    if (bracketed ? isIP(host) !== 6 : !isIP(host) && !DNS_NAME.test(host)) {
       return Promise.reject(new LeafError('ERR_LEAF_HOST_INVALID', `cannot issue a certificate for host ${JSON.stringify(rawHost.slice(0, 300))}`));
     }
     const now = clock();
