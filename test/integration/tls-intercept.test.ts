@@ -244,6 +244,47 @@ describe('sniffAndTerminate', () => {
   });
 });
 
+describe('behind a real CONNECT (http.Server "connect" event) with curl as the client', () => {
+  test('curl -x over HTTPS: TLS terminated with the CONNECT host\'s leaf, request served inside; curl -p over http:// arrives plain', async () => {
+    const inner = echoServer();
+    const proxy = http.createServer((_req, res) => { res.statusCode = 405; res.end(); });
+    const kinds: string[] = [];
+    proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const host = (req.url ?? '').replace(/:\d+$/, '');
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      void sniffAndTerminate(socket, head, { host, leafs }).then((r) => {
+        kinds.push(r.kind);
+        if (r.kind === 'tls' || r.kind === 'plain') serveOn(inner, r.socket);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const https = await curl(['-x', `http://127.0.0.1:${port}`, '--cacert', path.join(dir, 'ca.pem'), 'https://api.example.test:8443/over-tls']);
+      assert.equal(https.code, 0, https.out);
+      assert.deepEqual(JSON.parse(https.out), { method: 'GET', url: '/over-tls', host: 'api.example.test:8443', body: '', encrypted: true });
+      const plain = await curl(['-p', '-x', `http://127.0.0.1:${port}`, 'http://api.example.test:8080/in-the-clear']);
+      assert.equal(plain.code, 0, plain.out);
+      assert.deepEqual(JSON.parse(plain.out), { method: 'GET', url: '/in-the-clear', host: 'api.example.test:8080', body: '', encrypted: false });
+      assert.deepEqual(kinds, ['tls', 'plain']);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+});
+
+function curl(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('curl', ['-sS', '--max-time', '10', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    p.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
 function sClient(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn('openssl', ['s_client', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
