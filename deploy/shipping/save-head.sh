@@ -36,7 +36,7 @@ for arg in "$@"; do
   tmp="$dir/.$file.tmp"
   mkdir -p "$dir"
   # shellcheck disable=SC2086 # CURL_OPTS is a list of options by design
-  if ! curl -fsS --max-time 10 ${CURL_OPTS:-} -o "$tmp" "${url%/}/receipts/head"; then
+  if ! curl -fsS --noproxy '*' --max-time 10 ${CURL_OPTS:-} -o "$tmp" "${url%/}/receipts/head"; then
     echo "save-head: $name: cannot fetch ${url%/}/receipts/head" >&2
     rm -f "$tmp"; status=1; continue
   fi
