@@ -63,6 +63,8 @@ export class RedisReplayStore implements ReplayStore {
   private readonly graceS: number;
   private readonly clock: () => number;
   private readonly prefix: string;
+  /** Last known reachability: ioredis reports "ready" until it notices the socket closed. */
+  private reachable = false;
 
   /** `url`: redis://host:port/db. Connects in the background; see init(). */
   constructor(url: string, opts: RedisReplayStoreOptions = {}) {
@@ -82,6 +84,8 @@ export class RedisReplayStore implements ReplayStore {
     // "unavailable" instead, and the caller logs.
     const onError = opts.onError ?? (() => undefined);
     this.redis.on('error', (e: Error) => onError(e));
+    this.redis.on('ready', () => (this.reachable = true));
+    this.redis.on('close', () => (this.reachable = false));
     this.redis.defineCommand('egClaim', { numberOfKeys: 1, lua: CLAIM_LUA });
     this.redis.defineCommand('egFinish', { numberOfKeys: 1, lua: FINISH_LUA });
     this.redis.defineCommand('egRebuild', { numberOfKeys: 1, lua: REBUILD_LUA });
@@ -103,13 +107,16 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   private ttl(expS: number): number {
-    return Math.max(1, expS + this.graceS - Math.floor(this.clock() / 1000));
+    return Math.max(1, Math.ceil(expS + this.graceS - this.clock() / 1000));
   }
 
   private async run<T>(what: string, f: () => Promise<T>): Promise<T> {
     try {
-      return await f();
+      const out = await f();
+      this.reachable = true;
+      return out;
     } catch (e) {
+      this.reachable = false;
       throw new ReplayStoreUnavailableError(`replay store ${what} failed: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -135,7 +142,7 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   ready(): boolean {
-    return this.redis.status === 'ready';
+    return this.reachable && this.redis.status === 'ready';
   }
 
   async close(): Promise<void> {
