@@ -157,10 +157,13 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
           await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise((r) => setTimeout(r, graceMs))]);
         }
         proxy.closeAllConnections();
-        await receipts.close({ kind: 'lifecycle', event: 'stop', in_flight: inFlight });
-        await new Promise<void>((r) => admin.close(() => r()));
-        admin.closeAllConnections();
-        await Promise.all([forwarder.close(), decider?.close(), permits.close()]);
+        try {
+          await receipts.close({ kind: 'lifecycle', event: 'stop', in_flight: inFlight });
+        } finally {
+          admin.close();
+          admin.closeAllConnections();
+          await Promise.allSettled([forwarder.close(), decider?.close(), permits.close()]);
+        }
       })();
       return stopping;
     },

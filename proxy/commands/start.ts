@@ -62,7 +62,12 @@ Signals: SIGHUP reloads the route maps; SIGTERM/SIGINT drain in-flight requests 
     return new Promise<number>((resolve) => {
       const stop = (sig: string) => {
         gate.log.info({ signal: sig }, 'stopping: draining in-flight requests');
-        gate.stop().then(() => resolve(0), (e) => { process.stderr.write(`egress-gate: stop failed: ${(e as Error).message}\n`); resolve(2); });
+        const done = (code: number) => {
+          // Whatever handle a library left open, a stopped gate exits.
+          setTimeout(() => process.exit(code), 200).unref();
+          resolve(code);
+        };
+        gate.stop().then(() => done(0), (e) => { process.stderr.write(`egress-gate: stop failed: ${(e as Error).message}\n`); done(2); });
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

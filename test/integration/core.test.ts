@@ -5,13 +5,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fetch, ProxyAgent } from 'undici';
 import {
   cli, readReceipts, receiptById, startGate, startOrigin, viaProxy, rawExchange, workspace,
   type GateProcess, type GateWorkspace, type Origin,
 } from './harness.js';
 
+const run = promisify(execFile);
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('core: plain HTTP through the gate', () => {
@@ -41,9 +43,9 @@ describe('core: plain HTTP through the gate', () => {
   });
   after(async () => { await gate?.stop(); await origin?.close(); });
 
-  it('forwards an authorize:none GET with curl, strips hop-by-hop and permit headers, and receipts it', () => {
+  it('forwards an authorize:none GET with curl, strips hop-by-hop and permit headers, and receipts it', async () => {
     const p = `/open/${Date.now()}`;
-    const out = execFileSync('curl', ['-sS', '-i', '-x', proxy(), '-H', 'Egress-Permit: not-a-permit', '-H', 'X-Kept: yes', '-H', 'Connection: keep-alive, X-Hop', '-H', 'X-Hop: gone', `http://open.it:${H}${p}?secret=hunter2`], { encoding: 'utf8' });
+    const { stdout: out } = await run('curl', ['-sS', '-i', '-x', proxy(), '-H', 'Egress-Permit: not-a-permit', '-H', 'X-Kept: yes', '-H', 'Connection: keep-alive, X-Hop', '-H', 'X-Hop: gone', `http://open.it:${H}${p}?secret=hunter2`]);
     assert.match(out, /^HTTP\/1\.1 200/);
     assert.match(out, /egress-decision: PERMIT/i);
     const id = /egress-receipt: (\S+)/i.exec(out)?.[1];
@@ -148,9 +150,9 @@ describe('core: plain HTTP through the gate', () => {
     assert.equal(origin.byPath('/open/ab-c').length, 1);
   });
 
-  it('receipts verify passes on the live log and receipts show decodes it', () => {
+  it('receipts verify passes on the live log and receipts show decodes it', async () => {
     const jwks = `${ws.dir}/jwks.json`;
-    execFileSync('curl', ['-sS', '-o', jwks, `http://127.0.0.1:${ws.adminPort}/jwks.json`]);
+    await run('curl', ['-sS', '-o', jwks, `http://127.0.0.1:${ws.adminPort}/jwks.json`]);
     const v = cli(['receipts', 'verify', '--key', jwks, ws.receiptsDir]);
     assert.equal(v.code, 0, v.stderr + v.stdout);
     const s = cli(['receipts', 'show', ws.receiptsDir]);

@@ -11,9 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { adminGet, cli, startGate, startOrigin, viaProxy, workspace, type GateProcess, type GateWorkspace, type Origin } from './harness.js';
 
-const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
-
-describe('receipt write failure', { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, () => {
+describe('receipt write failure', () => {
+  before(() => {
+    assert.equal(spawnSync('prlimit', ['--version']).status, 0, 'this test needs prlimit (Debian package util-linux)');
+  });
   let origin: Origin;
   let ws: GateWorkspace;
   let gate: GateProcess;
@@ -32,7 +33,7 @@ describe('receipt write failure', { skip: hasPrlimit ? false : 'prlimit (util-li
     assert.equal(ok1.status, 200);
     const files = fs.readdirSync(ws.receiptsDir).map((f) => fs.statSync(path.join(ws.receiptsDir, f)).size);
     const limit = Math.max(...files) + 10; // room for no whole receipt line
-    execFileSync('prlimit', ['--pid', String(gate.proc.pid), `--fsize=${limit}`]);
+    execFileSync('prlimit', ['--pid', String(gate.proc.pid), `--fsize=${limit}:`]);
 
     const blocked = await viaProxy(ws.listenPort, `http://open.it:${origin.port}/w/during`);
     assert.equal(blocked.status, 503);
@@ -46,7 +47,7 @@ describe('receipt write failure', { skip: hasPrlimit ? false : 'prlimit (util-li
     assert.equal(ready.status, 503);
     assert.equal(ready.json.receipts.writable, false);
 
-    execFileSync('prlimit', ['--pid', String(gate.proc.pid), '--fsize=unlimited']);
+    execFileSync('prlimit', ['--pid', String(gate.proc.pid), '--fsize=unlimited:']);
     const ok2 = await viaProxy(ws.listenPort, `http://open.it:${origin.port}/w/after`);
     assert.equal(ok2.status, 200, ok2.text);
     assert.equal((await adminGet(ws.adminPort, '/readyz')).status, 200);
