@@ -51,7 +51,7 @@ async function check(token: string | undefined, r: Route = charge, request = cha
   return checker.check({ token, route: r, request, ...(bodySha256 !== undefined ? { bodySha256 } : {}) });
 }
 
-async function expectReason(token: string | undefined, reason: string, r?: Route, request?: typeof chargeReq, bodySha256?: string): Promise<PermitCheck> {
+async function failing(token: string | undefined, reason: string, r?: Route, request?: typeof chargeReq, bodySha256?: string): Promise<PermitCheck> {
   const out = await check(token, r, request, bodySha256);
   assert.equal(out.ok, false, `expected ${reason}, got ok`);
   if (!out.ok) {
@@ -59,6 +59,10 @@ async function expectReason(token: string | undefined, reason: string, r?: Route
     if (token) assert.ok(!out.detail.includes(token), 'detail must not echo the token');
   }
   return out;
+}
+
+async function expectReason(token: string | undefined, reason: string, r?: Route, request?: typeof chargeReq, bodySha256?: string): Promise<void> {
+  await failing(token, reason, r, request, bodySha256);
 }
 
 describe('permit check: positive controls', () => {
@@ -179,7 +183,7 @@ describe('permit check: hostile permits', () => {
 
   it('missing required claims → PERMIT_MALFORMED', async () => {
     for (const k of ['exp', 'iat', 'jti', 'sub', 'aud', 'iss', 'surface', 'req']) {
-      const out = await expectReason(permit({ [k]: undefined }), 'PERMIT_MALFORMED');
+      const out = await failing(permit({ [k]: undefined }), 'PERMIT_MALFORMED');
       assert.ok(!out.ok && out.facts?.sha256, `facts for a decodable permit without ${k}`);
     }
     await expectReason(permit({ req: { htu: 'http://api.test/v1/charges' } }), 'PERMIT_MALFORMED');
@@ -213,7 +217,7 @@ describe('permit check: hostile permits', () => {
   });
 
   it('a 100 KB token → PERMIT_MALFORMED without decoding it', async () => {
-    const out = await expectReason(permit({ pad: 'x'.repeat(100 * 1024) }), 'PERMIT_MALFORMED');
+    const out = await failing(permit({ pad: 'x'.repeat(100 * 1024) }), 'PERMIT_MALFORMED');
     assert.equal(out.ok ? undefined : out.facts, undefined);
   });
 
