@@ -43,8 +43,10 @@ export async function startOrigin(tlsOpts?: { key: string; cert: string }): Prom
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      const delay = Number(req.headers['x-origin-delay'] ?? 0);
+      if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 20_000)));
       const body = JSON.stringify({ ok: true, url: req.url });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-origin': 'test-origin' });
       res.end(body);
