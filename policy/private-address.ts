@@ -8,11 +8,16 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 const V4 = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const;
+/**
+ * `::/96` holds `::`, `::1` and the deprecated IPv4-compatible form (which does not route to the
+ * IPv4 address it spells); `::ffff:0:0:0/96` is the IPv4-translated form. Neither has a
+ * legitimate public use, so both are refused whole rather than judged by their embedded address.
+ */
 const V6 = [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['100::', 64], ['2001:db8::', 32],
+  ['::', 96], ['::ffff:0:0:0', 96], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['100::', 64], ['2001:db8::', 32],
 ] as const;
 
 const PRIVATE = new BlockList();
@@ -57,11 +62,12 @@ export function isPrivateAddress(ip: string, allow?: BlockList): boolean {
     if (allow?.check(ip, 'ipv4')) return false;
     return PRIVATE.check(ip, 'ipv4');
   }
-  if (isIPv6(ip)) {
+  // A zone id ("fe80::1%eth0") only means something for link-local addresses: refuse it whole.
+  if (isIPv6(ip) && !ip.includes('%')) {
     if (allow?.check(ip, 'ipv6')) return false;
+    if (PRIVATE.check(ip, 'ipv6')) return true;
     const inner = embeddedIPv4(ip);
-    if (inner !== undefined) return isPrivateAddress(inner, allow);
-    return PRIVATE.check(ip, 'ipv6');
+    return inner !== undefined && isPrivateAddress(inner, allow);
   }
   return true; // not an address at all: refuse rather than guess
 }

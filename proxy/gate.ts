@@ -15,8 +15,8 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type GateMetrics } from './metrics.js';
 import { PauseGate } from './pipeline/authorize.js';
 import { Forwarder } from './pipeline/forward.js';
-import type { Arrival } from './pipeline/parse-request.js';
-import { DestinationResolver } from './pipeline/resolve-destination.js';
+import { MAX_HEADER_LINES, type Arrival } from './pipeline/parse-request.js';
+import { DestinationResolver, type LookupFn } from './pipeline/resolve-destination.js';
 import { PolicySource } from './policy-source.js';
 import { createReceiptSigner } from './receipts/receipt-codec.js';
 import { ReceiptLog } from './receipts/receipt-log.js';
@@ -26,6 +26,8 @@ export interface GateOptions {
   log?: Logger;
   clock?: () => number;
   version?: string;
+  /** The DNS resolver for agent destinations (default: the system's); a seam for rebinding tests. */
+  lookup?: LookupFn;
 }
 
 export interface RunningGate {
@@ -44,6 +46,10 @@ export interface RunningGate {
 
 /** Largest header block accepted: a 100 KB permit must reach the permit check (PERMIT_MALFORMED), not die in the parser. */
 const MAX_HEADER_BYTES = 256 * 1024;
+/** Requests `on_silence: pause` may hold at once; beyond it they end SILENCE at once. */
+const PAUSE_MAX_HELD = 256;
+/** A whole request (headers and body) must arrive within this; header_timeout cuts slow headers sooner. */
+const REQUEST_TIMEOUT_MS = 5 * 60_000;
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -64,54 +70,75 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   });
   await receipts.append({ kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, mode: config.gate.mode });
 
+  const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
   const policy = new PolicySource({
-    config, clock,
+    config, clock, upstreamCa,
     onApplied: async (p: CompiledPolicy) => {
       metrics.policyInfo.reset();
       metrics.policyInfo.set({ version: p.version, digest: p.digest }, 1);
       metrics.reloads.inc({ result: 'applied' });
       log.info({ version: p.version, digest: p.digest, routes: p.routes.length }, 'route maps in effect');
       for (const w of p.warnings) log.warn({ warning: w }, 'route-map warning');
+      showReportMode(p);
       await receipts.append({ kind: 'lifecycle', event: 'policy', version: p.version, digest: p.digest }).catch((e) => log.error({ err: (e as Error).message }, 'policy receipt could not be written'));
     },
     onRefused: (error) => { metrics.reloads.inc({ result: 'refused' }); log.error({ error }, 'route-map reload refused; the last good version stays'); },
+    onUnreachable: (error) => log.warn({ error, max_stale_ms: config.policy.maxStaleMs }, 'route-map bundle unreachable; the last good version serves until max_stale'),
   });
-  await policy.start();
+  // Report mode is shown in metrics (egress_gate_report_mode) and readiness, and warned at start.
+  const reportRoutes = (p: CompiledPolicy | undefined) => (p?.routes ?? []).filter((r) => r.mode === 'report' && !r.mustEnforce);
+  function showReportMode(p: CompiledPolicy): void {
+    metrics.reportMode.reset();
+    if (config.gate.mode === 'report') metrics.reportMode.set({ scope: 'gate', surface: '', action: '' }, 1);
+    for (const r of reportRoutes(p)) {
+      metrics.reportMode.set({ scope: 'route', surface: r.surface, action: r.action }, 1);
+      log.warn({ surface: r.surface, action: r.action }, 'route in report mode: its decisions are recorded but NOT enforced');
+    }
+  }
+  if (config.gate.mode === 'report') metrics.reportMode.set({ scope: 'gate', surface: '', action: '' }, 1);
+  metrics.setStaleSource(() => policy.staleSeconds());
+  if (!(await policy.start())) log.error({ source: config.policy.routes[0] }, 'no route maps could be loaded: every request is SILENCE POLICY_UNAVAILABLE until the bundle is fetched');
   await policy.watch();
 
   const permits: PermitParts = await setUpPermits(config, { clock, log, receiptsDir: config.receipts.dir });
 
   let leafs: LeafIssuer | undefined;
   if (config.tls.caCert && config.tls.caKey) leafs = createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey));
-  const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
 
   const decider = config.decider ? new DeciderClient({ url: config.decider.url, timeoutMs: config.decider.timeoutMs, ca: upstreamCa, clock }) : undefined;
   const forwarder = new Forwarder({ upstreamTimeoutMs: config.limits.upstreamTimeoutMs, upstreamCa });
+  let ownPorts: number[] = [config.gate.listen.port, config.gate.admin.port];
   const deps: PipelineDeps = {
     config, gateId: config.gate.id, subject: config.gate.subject, clock, log, metrics,
-    policy: () => policy.policy, receipts, resolver: new DestinationResolver(config.network), forwarder,
-    permits: permits.checker, replay: permits.replay, decider, pause: new PauseGate(256),
+    policy: () => policy.policy, receipts, resolver: new DestinationResolver(config.network, { lookup: opts.lookup, ownPorts: () => ownPorts }), forwarder,
+    permits: permits.checker, replay: permits.replay, decider, pause: new PauseGate(PAUSE_MAX_HELD, 200, clock),
   };
   const pipeline = new RequestPipeline(deps);
   const arrivals = new WeakMap<object, Arrival>();
-  const serverOpts: http.ServerOptions = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: config.limits.headerTimeoutMs, keepAliveTimeout: 30_000 };
+  const headersTimeout = config.limits.headerTimeoutMs;
+  const serverOpts: http.ServerOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES, headersTimeout, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout), keepAliveTimeout: 30_000,
+    // Node checks both timeouts on this tick (default 30 s): keep it well under header_timeout.
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
+  };
   const proxyArrival: Arrival = { scheme: 'http' };
   const onInner = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const arrival = arrivals.get(req.socket);
     if (!arrival) { res.destroy(); return; }
-    void pipeline.handle(req, res, arrival);
+    void tracked(pipeline.handle(req, res, arrival));
   };
   const inner = { https: http.createServer(serverOpts, onInner), http: http.createServer(serverOpts, onInner) };
   const connect = new ConnectHandler({ ...deps, leafs, inner, arrivals });
 
+  // In flight = a pipeline run not yet finished, outcome receipt included: the drain at stop
+  // waits for these, so `stop` is written after every receipt of a drained request.
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  const track = (res: http.ServerResponse) => {
+  const tracked = (run: Promise<void>): Promise<void> => {
     inFlight++;
-    res.once('close', () => { inFlight--; if (inFlight === 0) drained?.(); });
+    return run.finally(() => { inFlight--; if (inFlight === 0) drained?.(); });
   };
-  const proxy = http.createServer(serverOpts, (req, res) => { track(res); void pipeline.handle(req, res, proxyArrival); });
-  for (const s of [inner.https, inner.http]) s.prependListener('request', (_req, res) => track(res));
+  const proxy = http.createServer(serverOpts, (req, res) => { void tracked(pipeline.handle(req, res, proxyArrival)); });
   proxy.on('connect', (req, socket, head) => { void connect.handle(req, socket, head); });
   const onClientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
     metrics.parseErrors.inc();
@@ -121,7 +148,10 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     const body = JSON.stringify({ type: 'urn:egress-gate:reason:REQUEST_INVALID', title: 'The request is malformed', status, detail: `the HTTP parser refused the request (${err.code ?? 'error'})`, decision: 'DENY', reason: 'REQUEST_INVALID' });
     socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\negress-decision: DENY\r\negress-reason: REQUEST_INVALID\r\nconnection: close\r\n\r\n${body}`);
   };
-  for (const s of [proxy, inner.https, inner.http]) s.on('clientError', onClientError);
+  for (const s of [proxy, inner.https, inner.http]) {
+    s.on('clientError', onClientError);
+    s.maxHeadersCount = MAX_HEADER_LINES + 1;
+  }
 
   const admin = createAdminServer({
     registry: metrics.registry,
@@ -130,10 +160,12 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     readiness: () => {
       const ps = policy.status();
       const keysReady = permits.ready();
-      const ready = ps.loaded && keysReady && receipts.writable;
+      // A refused reload does not make the gate unready while the last good version is fresh; the body names it.
+      const ready = ps.fresh && keysReady && receipts.writable;
       return {
         ready, mode: config.gate.mode,
-        policy: { ...ps, ready: ps.loaded },
+        report: { gate: config.gate.mode === 'report', routes: reportRoutes(policy.policy).map((r) => `${r.surface}/${r.action}`) },
+        policy: { ...ps, ready: ps.fresh },
         keys: { ready: keysReady },
         receipts: { writable: receipts.writable },
       };
@@ -142,6 +174,8 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
 
   await listen(proxy, config.gate.listen.host, config.gate.listen.port);
   await listen(admin, config.gate.admin.host, config.gate.admin.port);
+  // The resolver refuses these as destinations, so the admin port is never reachable through the proxy.
+  ownPorts = [proxy, admin].map((s) => (s.address() as import('node:net').AddressInfo).port);
   if (config.gate.mode === 'report') log.warn('gate-wide report mode: decisions are recorded but NOT enforced (receipts say enforced: false)');
 
   let stopping: Promise<void> | undefined;

@@ -19,6 +19,13 @@ export type Parsed =
   | { ok: true; request: NormalizedRequest; token?: string; idempotencyKey?: string; contentLength?: number; chunked: boolean }
   | { ok: false; detail: string; method: string };
 
+/**
+ * Most header lines a request may carry. The listeners set `maxHeadersCount` one above this:
+ * Node silently drops lines past that count, so a request that reaches it may have lost
+ * lines (a second Host or permit among them) and is refused rather than judged on a part.
+ */
+export const MAX_HEADER_LINES = 200;
+
 /** Counts header lines by lowercased name from rawHeaders (Node merges or drops duplicates in req.headers). */
 function headerValues(raw: string[], name: string): string[] {
   const out: string[] = [];
@@ -30,6 +37,7 @@ function headerValues(raw: string[], name: string): string[] {
 export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeader: string): Parsed {
   const method = req.method ?? '';
   const raw = req.rawHeaders;
+  if (raw.length / 2 > MAX_HEADER_LINES) return { ok: false, detail: `more than ${MAX_HEADER_LINES} header lines`, method };
   const hosts = headerValues(raw, 'host');
   if (hosts.length > 1) return { ok: false, detail: 'repeated Host header', method };
   const permits = headerValues(raw, permitHeader);

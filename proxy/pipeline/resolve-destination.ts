@@ -2,27 +2,59 @@
  * Resolves a destination once, checks it against block_private, and returns the address the
  * forwarder must connect to. Connecting to exactly the checked address (not resolving again)
  * is what keeps DNS rebinding from slipping between check and connect.
+ *
+ * The gate's own listeners (proxy and admin ports on this host) are refused whatever
+ * block_private says: an agent must never reach /metrics, /receipts/head or the proxy port
+ * itself through the proxy. Only agent destinations come through here; the gate's decider,
+ * JWKS and bundle URLs are fetched by their own clients and are not subject to block_private.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { BlockList } from 'node:net';
-import { allowList, isPrivateAddress } from '../../policy/private-address.js';
+import { networkInterfaces } from 'node:os';
+import { allowList, embeddedIPv4, isPrivateAddress } from '../../policy/private-address.js';
 import type { GateConfig, NormalizedRequest } from '../../policy/types.js';
 
 export type Resolution =
   | { ok: true; address: string; family: 4 | 6 }
   | { ok: false; private: boolean; detail: string };
 
+/** One DNS answer for a name (the first address, as the system resolver orders them). */
 export type LookupFn = (host: string) => Promise<{ address: string; family: number }>;
+
+export interface ResolverOptions {
+  /** The resolver; default: the system's (getaddrinfo, verbatim order). */
+  lookup?: LookupFn;
+  /** The ports the gate itself listens on (proxy, admin), read at check time. */
+  ownPorts?: () => readonly number[];
+}
+
+/** True when a connection to `address` would land on this host (loopback, unspecified, an interface address). */
+export function isThisHost(address: string): boolean {
+  const a = address.replace(/%.*$/, '').toLowerCase();
+  const inner = a.includes(':') ? embeddedIPv4(a) : undefined;
+  if (inner !== undefined) return isThisHost(inner);
+  if (/^127\./.test(a) || /^0\./.test(a) || a === '::1' || a === '::') return true;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.address.toLowerCase() === a) return true;
+  }
+  return false;
+}
 
 export class DestinationResolver {
   private readonly allow: BlockList;
   private readonly hosts: Map<string, string>;
-  constructor(private readonly network: GateConfig['network'], private readonly lookup: LookupFn = (h) => dnsLookup(h, { verbatim: true })) {
+  private readonly lookup: LookupFn;
+  private readonly ownPorts: () => readonly number[];
+  constructor(private readonly network: GateConfig['network'], opts: ResolverOptions | LookupFn = {}) {
+    const o = typeof opts === 'function' ? { lookup: opts } : opts;
+    this.lookup = o.lookup ?? ((h) => dnsLookup(h, { verbatim: true }));
+    this.ownPorts = o.ownPorts ?? (() => []);
     this.allow = allowList(network.allowCidrs);
     this.hosts = new Map(Object.entries(network.hosts).map(([k, v]) => [k.toLowerCase().replace(/\.$/, ''), v]));
   }
 
-  async resolve(req: Pick<NormalizedRequest, 'host' | 'hostIsIp'>): Promise<Resolution> {
+  /** Resolves `req.host` once (IP literals and `network.hosts` without DNS) and checks the answer. */
+  async resolve(req: Pick<NormalizedRequest, 'host' | 'hostIsIp'> & Partial<Pick<NormalizedRequest, 'port'>>): Promise<Resolution> {
     let address: string;
     let family: 4 | 6;
     const override = this.hosts.get(req.host);
@@ -40,6 +72,9 @@ export class DestinationResolver {
       } catch (e) {
         return { ok: false, private: false, detail: `cannot resolve ${req.host} (${(e as { code?: string }).code ?? 'error'})` };
       }
+    }
+    if (req.port !== undefined && this.ownPorts().includes(req.port) && isThisHost(address)) {
+      return { ok: false, private: true, detail: `${req.host}:${req.port} is the gate's own listener` };
     }
     if (this.network.blockPrivate && isPrivateAddress(address, this.allow)) {
       return { ok: false, private: true, detail: `${req.host} resolves to a private address` };
