@@ -14,11 +14,16 @@ export interface GateMetrics {
   fsyncDuration: Histogram;
   receipts: Counter<'kind'>;
   parseErrors: Counter;
+  /** 1 for the gate (`scope="gate"`) and each route (`scope="route"`) in report mode (SPEC §8). */
+  reportMode: Gauge<'scope' | 'surface' | 'action'>;
+  /** Sets where `egress_gate_policy_stale_seconds` reads from at each scrape. */
+  setStaleSource(read: () => number): void;
 }
 
 export function createMetrics(): GateMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'egress_gate_process_' });
+  let stale: () => number = () => 0;
   const fast = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   return {
     registry,
@@ -26,10 +31,12 @@ export function createMetrics(): GateMetrics {
     decisionDuration: new Histogram({ name: 'egress_gate_decision_duration_seconds', help: 'Arrival to decision', buckets: fast, registers: [registry] }),
     upstreamDuration: new Histogram({ name: 'egress_gate_upstream_duration_seconds', help: 'Forwarded request duration upstream', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     policyInfo: new Gauge({ name: 'egress_gate_policy_info', help: 'The route-map version in effect', labelNames: ['version', 'digest'], registers: [registry] }),
-    policyStale: new Gauge({ name: 'egress_gate_policy_stale_seconds', help: 'Seconds since the policy source was last confirmed', registers: [registry] }),
+    policyStale: new Gauge({ name: 'egress_gate_policy_stale_seconds', help: 'Seconds since the policy source was last confirmed', registers: [registry], collect() { this.set(stale()); } }),
     reloads: new Counter({ name: 'egress_gate_reloads_total', help: 'Route-map reloads by result', labelNames: ['result'], registers: [registry] }),
     fsyncDuration: new Histogram({ name: 'egress_gate_receipt_fsync_duration_seconds', help: 'Receipt log fsync duration', buckets: fast, registers: [registry] }),
     receipts: new Counter({ name: 'egress_gate_receipts_total', help: 'Receipts written by kind', labelNames: ['kind'], registers: [registry] }),
     parseErrors: new Counter({ name: 'egress_gate_parse_errors_total', help: 'Requests the HTTP parser refused', registers: [registry] }),
+    reportMode: new Gauge({ name: 'egress_gate_report_mode', help: 'Report mode (decisions recorded, not enforced): the gate or a route', labelNames: ['scope', 'surface', 'action'], registers: [registry] }),
+    setStaleSource(read) { stale = read; },
   };
 }

@@ -1,8 +1,17 @@
 /**
- * The route maps in effect, and their reloads (SPEC §10): on file change and on SIGHUP the
- * maps are loaded and compiled again; an invalid version is refused, logged and counted, and
- * the last good one stays. Each version that takes effect is announced to `onApplied` (which
- * writes the `policy` lifecycle receipt).
+ * The route maps in effect, and their reloads (SPEC §3, §10).
+ *
+ * Files and folders: loaded at start (an invalid set refuses the start), reloaded on file
+ * change (watch) and on SIGHUP. A remote bundle (one https URL): polled with If-None-Match
+ * every `bundlePollMs(max_stale)` and on SIGHUP; the gate starts even when it is unreachable.
+ *
+ * Invariants:
+ * - an invalid new version is refused, logged (`onRefused`) and counted by the caller; the
+ *   last good version stays, and `status().refused` names the refusal until a good version
+ *   is confirmed;
+ * - `policy` is undefined — every request `SILENCE POLICY_UNAVAILABLE` — while no version is
+ *   loaded, or while a remote bundle has gone `max_stale` without a good fetch;
+ * - each version that takes effect is announced once to `onApplied` (the `policy` receipt).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -10,66 +19,142 @@ import path from 'node:path';
 import { compilePolicy } from '../policy/compile-policy.js';
 import { ConfigError } from '../policy/config-error.js';
 import { loadRouteMaps } from '../policy/load-route-maps.js';
+import { parseRouteMap } from '../policy/parse-route-map.js';
 import type { CompiledPolicy, GateConfig } from '../policy/types.js';
+import { BundleError, BundleFetcher, readBundleKeys } from './bundle-source.js';
 
 export interface PolicyStatus {
+  /** `files` or `bundle` (a remote signed bundle). */
+  source: 'files' | 'bundle';
   loaded: boolean;
+  /** Loaded and, for a bundle, confirmed within `max_stale`. */
+  fresh: boolean;
   version: string | null;
   digest: string | null;
-  /** The last refused reload, while the last good version serves. */
+  /** Seconds since the source was last confirmed (0 for files). */
+  stale_seconds: number;
+  /** The last refused reload, while the last good version serves (or while none does). */
   refused: { at: string; error: string } | null;
+  /** A bundle that cannot be fetched right now. */
+  unreachable: { since: string; error: string } | null;
 }
 
 export interface PolicySourceOptions {
   config: GateConfig;
   clock?: () => number;
+  /** Extra CAs for the bundle server (`tls.upstream_ca` contents). */
+  upstreamCa?: string[];
   onApplied?: (p: CompiledPolicy) => void | Promise<void>;
   onRefused?: (error: string) => void;
+  /** A bundle fetch failed without an answer (logged by the caller once per outage). */
+  onUnreachable?: (error: string) => void;
 }
 
-/** Loads and compiles the route maps of a config once (used by start, check and explain). */
+/** The bundle poll interval: a fifth of `max_stale`, between 250 ms and 10 s. */
+export function bundlePollMs(maxStaleMs: number): number {
+  return Math.min(10_000, Math.max(250, Math.floor(maxStaleMs / 5)));
+}
+
+/** Whether `policy.routes` names a remote bundle. */
+export function isRemote(config: GateConfig): boolean {
+  return config.policy.routes.length === 1 && /^https:\/\//i.test(config.policy.routes[0] ?? '');
+}
+
+/** Loads and compiles the route-map files of a config once (used by start, check and explain). */
 export async function loadPolicy(config: GateConfig, nowMs: number): Promise<CompiledPolicy> {
   const maps = await loadRouteMaps(config.policy.routes, { secretsDir: config.secrets.dir });
   return compilePolicy(maps, { nowMs });
 }
 
+/** Compiles a bundle's YAML text; its routes are located at `url:line:col`. */
+export function compileBundle(config: GateConfig, url: string, text: string, nowMs: number): CompiledPolicy {
+  const map = parseRouteMap(text, url, { secretsDir: config.secrets.dir });
+  return compilePolicy({ routes: map.routes, exceptions: map.exceptions, sources: [{ path: url, text }] }, { nowMs });
+}
+
+const firstLines = (msg: string) => msg.split('\n').slice(0, 5).join('; ');
+
 export class PolicySource {
   private current: CompiledPolicy | undefined;
   private refused: PolicyStatus['refused'] = null;
+  private unreachable: PolicyStatus['unreachable'] = null;
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
+  private readonly clock: () => number;
+  private readonly remote: boolean;
+  private fetcher: BundleFetcher | undefined;
+  /** When the bundle was last confirmed good (fetched and valid, or 304 for the good ETag). */
+  private confirmedAt: number;
+  private etag: string | undefined;
+  private bundleSha: string | undefined;
+  private refusedSha: string | undefined;
 
-  constructor(private readonly o: PolicySourceOptions) {}
+  constructor(private readonly o: PolicySourceOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.remote = isRemote(o.config);
+    this.confirmedAt = this.clock();
+  }
 
-  get policy(): CompiledPolicy | undefined { return this.current; }
+  /** The policy to decide with, or undefined when none is loaded and fresh. */
+  get policy(): CompiledPolicy | undefined {
+    if (!this.current) return undefined;
+    if (this.remote && this.clock() - this.confirmedAt > this.o.config.policy.maxStaleMs) return undefined;
+    return this.current;
+  }
+
+  /** Seconds since the source was last confirmed (0 for files). */
+  staleSeconds(): number {
+    return this.remote ? Math.max(0, (this.clock() - this.confirmedAt) / 1000) : 0;
+  }
 
   status(): PolicyStatus {
-    return { loaded: !!this.current, version: this.current?.version ?? null, digest: this.current?.digest ?? null, refused: this.refused };
+    return {
+      source: this.remote ? 'bundle' : 'files',
+      loaded: !!this.current, fresh: !!this.policy,
+      version: this.current?.version ?? null, digest: this.current?.digest ?? null,
+      stale_seconds: Math.round(this.staleSeconds() * 10) / 10,
+      refused: this.refused, unreachable: this.unreachable,
+    };
   }
 
-  /** First load: throws ConfigError when the route maps are invalid (start refuses to run). */
-  async start(): Promise<CompiledPolicy> {
-    const p = await loadPolicy(this.o.config, (this.o.clock ?? Date.now)());
-    this.current = p;
-    await this.o.onApplied?.(p);
-    return p;
+  /**
+   * First load. Files: throws ConfigError when the route maps are invalid (start refuses to
+   * run). Bundle: throws only for unusable `bundle_keys`; an unreachable or invalid bundle
+   * leaves the gate running, not ready, answering POLICY_UNAVAILABLE until a good fetch.
+   */
+  async start(): Promise<CompiledPolicy | undefined> {
+    if (!this.remote) {
+      const p = await loadPolicy(this.o.config, this.clock());
+      this.current = p;
+      await this.o.onApplied?.(p);
+      return p;
+    }
+    const keysFile = this.o.config.policy.bundleKeys;
+    if (!keysFile) throw new ConfigError([{ file: this.o.config.source, line: 0, col: 0, message: 'policy: a remote bundle needs "bundle_keys"' }]);
+    this.fetcher = new BundleFetcher({ url: this.o.config.policy.routes[0] as string, jwks: await readBundleKeys(keysFile), ca: this.o.upstreamCa });
+    await this.reload();
+    return this.current;
   }
 
-  /** Reloads now; refusals keep the last good version. Serialized: one reload at a time. */
+  /** Reloads now (SIGHUP, file change, bundle poll); refusals keep the last good version. Serialized. */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.reloadOnce());
+    this.reloading = this.reloading.then(() => (this.remote ? this.pollOnce() : this.reloadOnce()));
     return this.reloading;
+  }
+
+  private refuse(msg: string): void {
+    this.refused = { at: new Date(this.clock()).toISOString(), error: firstLines(msg) };
+    this.o.onRefused?.(msg);
   }
 
   private async reloadOnce(): Promise<void> {
     let p: CompiledPolicy;
     try {
-      p = await loadPolicy(this.o.config, (this.o.clock ?? Date.now)());
+      p = await loadPolicy(this.o.config, this.clock());
     } catch (e) {
-      const msg = e instanceof ConfigError ? e.message : `${(e as Error).message}`;
-      this.refused = { at: new Date().toISOString(), error: msg.split('\n').slice(0, 5).join('; ') };
-      this.o.onRefused?.(msg);
+      this.refuse((e as Error).message);
       return;
     }
     this.refused = null;
@@ -78,15 +163,76 @@ export class PolicySource {
     await this.o.onApplied?.(p);
   }
 
-  /** Watches the route-map files and folders; changes are debounced into one reload. */
+  private async pollOnce(): Promise<void> {
+    const fetcher = this.fetcher;
+    if (!fetcher) return;
+    const url = this.o.config.policy.routes[0] as string;
+    let got;
+    try {
+      got = await fetcher.fetch(this.current ? this.etag : undefined);
+    } catch (e) {
+      if (e instanceof BundleError && e.code === 'BUNDLE_INVALID') {
+        this.unreachable = null;
+        // The same refused bundle served again is not refused (nor counted) again.
+        if (e.sha256 !== undefined && e.sha256 === this.refusedSha) return;
+        this.refusedSha = e.sha256;
+        this.refuse(e.message);
+        return;
+      }
+      if (!this.unreachable) this.o.onUnreachable?.((e as Error).message);
+      this.unreachable ??= { since: new Date(this.clock()).toISOString(), error: (e as Error).message };
+      return;
+    }
+    this.unreachable = null;
+    if (got.kind === 'unchanged' || got.sha256 === this.bundleSha) {
+      this.confirmedAt = this.clock();
+      this.refused = null;
+      this.refusedSha = undefined;
+      return;
+    }
+    // The same refused bundle served again is not refused (nor counted) again.
+    if (got.sha256 === this.refusedSha) return;
+    let p: CompiledPolicy;
+    try {
+      p = compileBundle(this.o.config, url, got.text, this.clock());
+    } catch (e) {
+      this.refusedSha = got.sha256;
+      this.refuse((e as Error).message);
+      return;
+    }
+    this.refused = null;
+    this.refusedSha = undefined;
+    this.bundleSha = got.sha256;
+    this.etag = got.etag;
+    this.confirmedAt = this.clock();
+    if (p.digest === this.current?.digest) return;
+    this.current = p;
+    await this.o.onApplied?.(p);
+  }
+
+  /**
+   * Files: watches the route-map files and folders; changes are debounced into one reload.
+   * Bundle: polls every `bundlePollMs(max_stale)`.
+   */
   async watch(): Promise<void> {
+    if (this.remote) {
+      const every = bundlePollMs(this.o.config.policy.maxStaleMs);
+      let busy = false;
+      // A slow fetch is never queued behind itself: a tick while one runs is skipped.
+      this.poller = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void this.reload().finally(() => { busy = false; });
+      }, every);
+      this.poller.unref();
+      return;
+    }
     const kick = () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => { void this.reload(); }, 100);
       this.timer.unref();
     };
     for (const src of this.o.config.policy.routes) {
-      if (/^https:/i.test(src)) continue;
       try {
         const st = await stat(src);
         // A file is watched through its folder: editors and kubelet replace files by rename.
@@ -100,7 +246,9 @@ export class PolicySource {
 
   close(): void {
     clearTimeout(this.timer);
+    clearInterval(this.poller);
     for (const w of this.watchers) w.close();
     this.watchers = [];
+    void this.fetcher?.close().catch(() => undefined);
   }
 }
