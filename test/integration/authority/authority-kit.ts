@@ -89,11 +89,11 @@ export function bundleHandler(current: () => string): Handler {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `ms` passes. */
-export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, what = 'condition'): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, what = 'condition'): Promise<NonNullable<T>> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
