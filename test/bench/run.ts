@@ -1,0 +1,195 @@
+/**
+ * The benchmark: `node --import tsx test/bench/run.ts [--peers] [--quick] [--profile]
+ * [--rounds N] [--seconds S] [--only id,id] [--gen-procs N]` (after `npm run build`: the
+ * gate under test is the built bin). Starts a loopback origin (nginx when installed, else
+ * Node), then runs every scenario (lib/scenarios.ts) in interleaved rounds, each against a
+ * fresh proxy process, with a warm-up before the measured window. Writes
+ * results/latest.{json,md} and results/chart.svg; with --profile, also
+ * results/profiles.md (top self-time functions of the gate per scenario).
+ * Performance is reported, never asserted.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify, parseArgs } from 'node:util';
+import type { GenSpec } from './loadgen.js';
+import { ROOT } from '../integration/harness.js';
+import type { GateWorkspace } from '../integration/harness.js';
+import { GATE_ID, ISS, SUBJECT, decisionTime, gateWorkspace, startGateRun } from './lib/gate-proc.js';
+import { startNodeGen } from './lib/nodegen.js';
+import { cpuSeconds, peakRssMiB } from './lib/proc-stats.js';
+import { BENCH_DIR, originCerts, startBare, startMitm, startOrigin, startSquid, which, type Proc } from './lib/procs.js';
+import { markdown, summarize, svg, targets, type RunRecord } from './lib/report.js';
+import { SCENARIOS, type Scenario } from './lib/scenarios.js';
+import { runWrk, wrkAvailable } from './lib/wrk.js';
+import { profileMarkdown } from './lib/cpu-profile.js';
+
+const { values: a } = parseArgs({
+  strict: true,
+  options: {
+    peers: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false },
+    rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, 'gen-procs': { type: 'string' },
+  },
+});
+const rounds = Number(a.rounds ?? (a.quick ? 1 : 3));
+const seconds = Number(a.seconds ?? (a.quick ? 1 : 5));
+const warmup = a.quick ? 0.5 : 1;
+const genProcs = Number(a['gen-procs'] ?? 1);
+const RESULTS = path.join(BENCH_DIR, 'results');
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+if (!fs.existsSync(path.join(ROOT, 'dist', 'proxy', 'cli.js'))) { log('the gate is not built: run `npm run build` first'); process.exit(2); }
+fs.mkdirSync(RESULTS, { recursive: true });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'egress-bench-'));
+const machine = {
+  nproc: os.availableParallelism(), cpu: /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model,
+  node: process.version, kernel: os.release(), memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), load: os.loadavg().map((l) => +l.toFixed(2)),
+};
+log(`machine: ${machine.nproc} cpus, ${machine.cpu}, node ${machine.node}, load ${machine.load.join(' ')}`);
+
+const haveWrk = wrkAvailable();
+const haveSquid = !!which('squid');
+const haveMitm = !!which('mitmdump');
+if (!haveWrk) log('wrk: not installed (apt-get install wrk) — wrk scenarios use the Node generator instead');
+let scenarios = SCENARIOS.filter((s) => !s.peer || a.peers);
+if (a.peers && !haveSquid) log('squid: not installed (apt-get install squid) — squid scenarios skipped');
+if (a.peers && !haveMitm) log('mitmproxy: not installed (apt-get install mitmproxy) — mitmproxy scenarios skipped');
+scenarios = scenarios.filter((s) => !(s.kind === 'squid' && !haveSquid) && !(s.kind === 'mitm' && !haveMitm));
+if (a.only) { const ids = a.only.split(','); scenarios = scenarios.filter((s) => ids.some((i) => s.id === i || (i.endsWith('*') && s.id.startsWith(i.slice(0, -1))))); }
+if (!haveWrk) scenarios = scenarios.map((s) => (s.gen === 'wrk' ? { ...s, gen: 'node' as const, label: s.label.replace('(wrk)', '(node)') } : s));
+
+const certs = originCerts(tmp);
+const origin = await startOrigin(tmp, certs);
+log(`origin: ${origin.kind} http 127.0.0.1:${origin.http}, https 127.0.0.1:${origin.https}`);
+const ports = { http: origin.http, https: origin.https };
+const workspaces = new Map<number, GateWorkspace>();
+async function ws(routes: number): Promise<GateWorkspace> {
+  if (!workspaces.has(routes)) workspaces.set(routes, await gateWorkspace(ports, routes, certs.ca));
+  return workspaces.get(routes)!;
+}
+
+const DEFAULT_RATE = { http: 8000, 'tls-keepalive': 6000, 'tls-new': 1500 } as const;
+const lastRate = new Map<string, number>();
+const profileDirs = new Map<string, string[]>();
+
+interface Under { proc?: Proc; port: number; adminPort?: number; ca: string }
+
+async function startUnder(s: Scenario, runDir: string, round: number): Promise<Under> {
+  const originPort = s.mode === 'http' ? origin.http : origin.https;
+  switch (s.kind) {
+    case 'direct': return { port: originPort, ca: certs.ca };
+    case 'bare': { const b = await startBare(); return { proc: b.proc, port: b.port, ca: certs.ca }; }
+    case 'squid': { const q = (await startSquid(runDir))!; return { proc: q.proc, port: q.port, ca: certs.ca }; }
+    case 'mitm': { const m = (await startMitm(runDir))!; return { proc: m.proc, port: m.port, ca: m.ca }; }
+    case 'gate': {
+      const w = await ws(s.routes ?? 10);
+      let profileDir: string | undefined;
+      if (a.profile) {
+        profileDir = path.join(RESULTS, 'profiles', `${s.id}-r${round}`);
+        fs.rmSync(profileDir, { recursive: true, force: true });
+        profileDirs.set(s.id, [...(profileDirs.get(s.id) ?? []), profileDir]);
+      }
+      const g = await startGateRun(w, { durability: s.durability ?? 'fsync', runDir, profileDir });
+      return { proc: g, port: g.listenPort, adminPort: g.adminPort, ca: w.caCert };
+    }
+  }
+}
+
+async function runOne(s: Scenario, round: number): Promise<RunRecord> {
+  const runDir = fs.mkdtempSync(path.join(tmp, `${s.id}-`));
+  fs.chmodSync(runDir, 0o777);
+  const under = await startUnder(s, runDir, round);
+  const authority = `127.0.0.1:${s.mode === 'http' ? origin.http : origin.https}`;
+  const viaProxy = s.kind !== 'direct';
+  let gen: { warmup(): Promise<unknown>; measure(): Promise<{ requests: number; seconds: number; errors: number; non2xx: number; p50: number; p99: number; p999: number; genCpu?: number; permitsExhausted?: boolean; firstError?: string }>; kill?(): void };
+  try {
+    if (s.gen === 'wrk') {
+      const w = { port: under.port, target: viaProxy ? `http://${authority}${s.path}` : s.path, host: authority, connections: s.connections, dir: runDir, method: s.method };
+      gen = { warmup: () => runWrk({ ...w, seconds: Math.max(1, warmup) }), measure: () => runWrk({ ...w, seconds }) };
+    } else {
+      const w = s.permit ? await ws(s.routes ?? 10) : undefined;
+      const rate = lastRate.get(s.id) ? lastRate.get(s.id)! * 1.6 : DEFAULT_RATE[s.mode];
+      const spec: GenSpec = {
+        mode: s.mode, port: under.port, viaProxy, authority, host: '127.0.0.1', path: s.path, method: s.method, bodyBytes: s.bodyBytes,
+        connections: s.connections, warmupSec: warmup, seconds, ca: [under.ca],
+        ...(s.permit && w ? { permit: {
+          jwkPath: w.issuerKeyPath, iss: ISS, aud: GATE_ID, sub: SUBJECT, surface: 'bench', action: s.permit.action,
+          htu: `${s.mode === 'http' ? 'http' : 'https'}://${authority}${s.path}`, bindBody: s.permit.bindBody, count: Math.ceil(rate * (warmup + seconds)) + 200,
+        } } : {}),
+      };
+      gen = await startNodeGen(spec, genProcs);
+    }
+    await gen.warmup();
+    const pid = under.proc?.pid;
+    const cpu0 = pid ? cpuSeconds(pid) : undefined;
+    const d0 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const r = await gen.measure();
+    const cpu1 = pid ? cpuSeconds(pid) : undefined;
+    const d1 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const rss = pid ? peakRssMiB(pid) : undefined;
+    const rps = r.requests / r.seconds;
+    lastRate.set(s.id, rps);
+    return {
+      id: s.id, round, rps, requests: r.requests, seconds: r.seconds, errors: r.errors, non2xx: r.non2xx, p50: r.p50, p99: r.p99, p999: r.p999,
+      genCpu: r.genCpu, permitsExhausted: r.permitsExhausted,
+      ...(cpu0 !== undefined && cpu1 !== undefined && r.requests ? { proxyCpuUsPerReq: ((cpu1 - cpu0) * 1e6) / r.requests } : {}),
+      ...(rss !== undefined ? { proxyPeakRssMiB: rss } : {}),
+      ...(d0 && d1 && d1.count > d0.count ? { decisionUs: ((d1.sum - d0.sum) / (d1.count - d0.count)) * 1e6 } : {}),
+      ...(r.firstError ? { firstError: r.firstError } : {}),
+    };
+  } finally {
+    gen!?.kill?.();
+    await under.proc?.stop();
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+const runs: RunRecord[] = [];
+const failures: string[] = [];
+const t0 = Date.now();
+log(`${scenarios.length} scenarios × ${rounds} round(s), ${seconds} s each after ${warmup} s warm-up${a.profile ? ', gate under --cpu-prof' : ''}`);
+for (let round = 1; round <= rounds; round++) {
+  for (const s of scenarios) {
+    try {
+      const r = await runOne(s, round);
+      runs.push(r);
+      log(`[r${round}/${rounds} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${s.id.padEnd(18)} ${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${(r.p50 / 1000).toFixed(2)} ms  p99 ${(r.p99 / 1000).toFixed(2)} ms`
+        + `${r.proxyCpuUsPerReq !== undefined ? `  proxy ${r.proxyCpuUsPerReq.toFixed(0)} µs/req` : ''}${r.proxyPeakRssMiB !== undefined ? ` ${r.proxyPeakRssMiB.toFixed(0)} MiB` : ''}`
+        + `${r.decisionUs !== undefined ? `  decision ${r.decisionUs.toFixed(0)} µs` : ''}  gen CPU ${r.genCpu === undefined ? '?' : `${Math.round(r.genCpu * 100)}%`}`
+        + `${r.errors || r.non2xx ? `  errors ${r.errors} non-2xx ${r.non2xx} (${r.firstError ?? ''})` : ''}`);
+    } catch (e) {
+      failures.push(`${s.id} r${round}: ${(e as Error).message.slice(0, 500)}`);
+      log(`[r${round}/${rounds}] ${s.id}: FAILED ${(e as Error).message.slice(0, 500)}`);
+    }
+  }
+}
+await origin.proc.stop();
+
+log('in-process match() cost (test/bench/match-routes.ts):');
+const match = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'match-routes.ts')], { cwd: ROOT }).then((r) => r.stdout.trim(), (e) => `failed: ${(e as Error).message}`);
+log(match);
+
+const rows = summarize(scenarios.map((s) => ({ id: s.id, label: s.label, gen: s.gen, connections: s.connections, direct: s.direct, baseline: s.baseline, kind: s.kind })), runs);
+const ts = targets(rows);
+const command = `node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim();
+const md = [`Command: \`${command}\``, `Machine: ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, Linux ${machine.kernel}, load at start ${machine.load.join(' ')}; origin ${origin.kind}`,
+  `${rounds} round(s) × ${scenarios.length} scenarios, ${seconds} s measured after ${warmup} s warm-up, each against a fresh proxy process; medians over rounds.`, '',
+  markdown(rows, ts), 'In-process `CompiledPolicy.match()` (test/bench/match-routes.ts):', '```', match, '```',
+  ...(failures.length ? ['', 'Failed runs:', ...failures.map((f) => `- ${f}`)] : [])].join('\n');
+fs.writeFileSync(path.join(RESULTS, 'latest.md'), `${md}\n`);
+fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), command, machine, origin: origin.kind, rounds, seconds, warmup, runs, rows, targets: ts, match, failures }, null, 2)}\n`);
+fs.writeFileSync(path.join(RESULTS, 'chart.svg'), `${svg(rows, `egress-gate bench — ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}`)}\n`);
+if (a.profile) {
+  const parts: string[] = [];
+  for (const [id, dirs] of profileDirs) {
+    const files = dirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(d, f)) : []));
+    if (files.length) parts.push(profileMarkdown(id, files, ROOT));
+  }
+  fs.writeFileSync(path.join(RESULTS, 'profiles.md'), `# Gate CPU profiles (node --cpu-prof), whole process lifetime incl. start-up\n\n${parts.join('\n')}`);
+  log(`profiles: ${path.join(RESULTS, 'profiles.md')}`);
+}
+log('');
+log(md);
+log(`\nwritten: ${['latest.md', 'latest.json', 'chart.svg'].map((f) => path.join('test/bench/results', f)).join(', ')}`);
+fs.rmSync(tmp, { recursive: true, force: true });
