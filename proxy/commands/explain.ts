@@ -17,7 +17,7 @@ import type { Decision, GateConfig, NormalizedRequest } from '../../policy/types
 import { authorize } from '../pipeline/authorize.js';
 import { decide, modeFor } from '../pipeline/decide.js';
 import { DestinationResolver } from '../pipeline/resolve-destination.js';
-import { loadPolicy } from '../policy-source.js';
+import { isRemote, loadPolicy } from '../policy-source.js';
 import { setUpPermits } from '../permits-setup.js';
 import { createLogger } from '../logger.js';
 import { UsageError, type Command } from './command.js';
@@ -51,6 +51,10 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
     } catch (e) {
       if (e instanceof ConfigError) { process.stderr.write(`${e.message}\n`); return 2; }
       throw e;
+    }
+    if (isRemote(config)) {
+      process.stderr.write(`egress-gate explain: this config's route maps are a remote bundle (${config.policy.routes[0]}); explain runs offline and reads route maps from files only\n`);
+      return 2;
     }
     const policy = await loadPolicy(config, Date.now()).catch((e) => {
       if (e instanceof ConfigError) { process.stderr.write(`${e.message}\n`); return undefined; }
