@@ -140,13 +140,18 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   };
   const proxy = http.createServer(serverOpts, (req, res) => { void tracked(pipeline.handle(req, res, proxyArrival)); });
   proxy.on('connect', (req, socket, head) => { void connect.handle(req, socket, head); });
+  // One refusal per connection: the client's close after our answer raises a second parser
+  // error (HPE_INVALID_EOF_STATE) that is not a second malformed request.
+  const refused = new WeakSet<object>();
   const onClientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (refused.has(socket)) { socket.destroy(); return; }
+    refused.add(socket);
     metrics.parseErrors.inc();
     log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
     if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const body = JSON.stringify({ type: 'urn:egress-gate:reason:REQUEST_INVALID', title: 'The request is malformed', status, detail: `the HTTP parser refused the request (${err.code ?? 'error'})`, decision: 'DENY', reason: 'REQUEST_INVALID' });
-    socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\negress-decision: DENY\r\negress-reason: REQUEST_INVALID\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\negress-decision: DENY\r\negress-reason: REQUEST_INVALID\r\nconnection: close\r\n\r\n${body}`);
   };
   for (const s of [proxy, inner.https, inner.http]) {
     s.on('clientError', onClientError);
