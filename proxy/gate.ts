@@ -10,6 +10,8 @@ import type { CompiledPolicy, GateConfig } from '../policy/types.js';
 import { createAdminServer } from './admin-server.js';
 import { DeciderClient } from './decider-client.js';
 import { ConnectHandler } from './handle-connect.js';
+import { UpgradeHandler } from './handle-upgrade.js';
+import { Splices } from './splice.js';
 import { RequestPipeline, type PipelineDeps } from './handle-request.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type GateMetrics } from './metrics.js';
@@ -128,7 +130,16 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     void tracked(pipeline.handle(req, res, arrival));
   };
   const inner = { https: http.createServer(serverOpts, onInner), http: http.createServer(serverOpts, onInner) };
-  const connect = new ConnectHandler({ ...deps, leafs, inner, arrivals });
+  const splices = new Splices();
+  const connect = new ConnectHandler({ ...deps, leafs, inner, arrivals, splices });
+  const upgrades = new UpgradeHandler({ pipeline, resolver: deps.resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  const onInnerUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const arrival = arrivals.get(req.socket);
+    if (!arrival) { socket.destroy(); return; }
+    void tracked(upgrades.handle(req, socket, head, arrival));
+  };
+  inner.https.on('upgrade', onInnerUpgrade);
+  inner.http.on('upgrade', onInnerUpgrade);
 
   // In flight = a pipeline run not yet finished, outcome receipt included: the drain at stop
   // waits for these, so `stop` is written after every receipt of a drained request.
@@ -139,7 +150,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     return run.finally(() => { inFlight--; if (inFlight === 0) drained?.(); });
   };
   const proxy = http.createServer(serverOpts, (req, res) => { void tracked(pipeline.handle(req, res, proxyArrival)); });
-  proxy.on('connect', (req, socket, head) => { void connect.handle(req, socket, head); });
+  // Tracked: a tunnel's run ends with its outcome receipt (an intercepted CONNECT's right after the hand-off).
+  proxy.on('connect', (req, socket, head) => { void tracked(connect.handle(req, socket, head)); });
+  proxy.on('upgrade', (req, socket, head) => { void tracked(upgrades.handle(req, socket, head, proxyArrival)); });
   // One refusal per connection: the client's close after our answer raises a second parser
   // error (HPE_INVALID_EOF_STATE) that is not a second malformed request.
   const refused = new WeakSet<object>();
@@ -195,6 +208,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
         if (inFlight > 0) {
           await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise((r) => setTimeout(r, graceMs))]);
         }
+        // Tunnels and WebSockets still open after the grace are ended; their outcome receipts follow at once.
+        splices.closeAll();
+        if (inFlight > 0) await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise((r) => setTimeout(r, 1000))]);
         proxy.closeAllConnections();
         try {
           await receipts.close({ kind: 'lifecycle', event: 'stop', in_flight: inFlight });

@@ -6,7 +6,7 @@
  * plain HTTP), and every request inside goes through the same RequestPipeline as plain HTTP.
  */
 import net from 'node:net';
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LeafIssuer } from '../certs/leaf-issuer.js';
 import { decisionOf, type Reason } from '../policy/reasons.js';
@@ -15,7 +15,8 @@ import { authorize } from './pipeline/authorize.js';
 import { decide, type Verdict } from './pipeline/decide.js';
 import { decisionReceipt, outcomeReceipt } from './pipeline/record.js';
 import type { PipelineDeps } from './handle-request.js';
-import { blockedResponse, type BlockedResponse } from './respond.js';
+import { blockedResponse, upstreamFailureResponse, type BlockedResponse } from './respond.js';
+import type { Splices } from './splice.js';
 import { serveOn, sniffAndTerminate } from './tls-intercept.js';
 import type { Arrival } from './pipeline/parse-request.js';
 
@@ -25,6 +26,8 @@ export interface ConnectDeps extends PipelineDeps {
   inner: { https: Server; http: Server };
   /** Where each tunnel socket came from, read by the inner servers' request handler. */
   arrivals: WeakMap<object, Arrival>;
+  /** Live tunnel splices, ended at stop. */
+  splices: Splices;
 }
 
 /** Parses a CONNECT authority: host:port, IPv6 in brackets; the host canonicalized as the URL parser does. */
@@ -40,9 +43,10 @@ export function parseAuthority(authority: string): { host: string; port: number;
   return { host, port, hostIsIp: net.isIP(host) !== 0 };
 }
 
-function writeRaw(socket: Duplex, r: BlockedResponse): void {
-  const reasonPhrase = r.status === 403 ? 'Forbidden' : r.status === 400 ? 'Bad Request' : r.status === 503 ? 'Service Unavailable' : 'Error';
-  const head = [`HTTP/1.1 ${r.status} ${reasonPhrase}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`), 'connection: close', '', ''].join('\r\n');
+/** Writes a prepared answer (respond.ts) on a raw socket that no HTTP server owns any more, and closes it. */
+export function writeRaw(socket: Duplex, r: BlockedResponse): void {
+  if (socket.destroyed || !socket.writable) { socket.destroy(); return; }
+  const head = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Error'}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`), 'connection: close', '', ''].join('\r\n');
   socket.end(head + r.body);
 }
 
@@ -141,32 +145,53 @@ export class ConnectHandler {
       return;
     }
     if (!v.forward) { writeRaw(socket, blockedResponse(v.decision, id)); return; }
+    const t0 = process.hrtime.bigint();
+    const finish = async (o: { status: number | null; bytesUp: number; bytesDown: number; error?: string }): Promise<void> => {
+      if (out.claimedJti) await this.deps.replay?.finish(out.claimedJti, id).catch(() => undefined);
+      try {
+        await this.deps.receipts.append(outcomeReceipt({ ...o, of: id, durationMs: Number(process.hrtime.bigint() - t0) / 1e6 }));
+        this.deps.metrics.receipts.inc({ kind: 'outcome' });
+      } catch (e) {
+        this.deps.log.error({ err: (e as Error).message, of: id }, 'tunnel outcome receipt could not be written');
+      }
+    };
     if (!dest.ok) {
-      writeRaw(socket, blockedResponse(this.make('INTERNAL_ERROR', dest.detail, route), id));
+      await finish({ status: null, bytesUp: 0, bytesDown: 0, error: dest.detail });
+      writeRaw(socket, upstreamFailureResponse(v.decision, id, false, dest.detail));
       return;
     }
-    const t0 = Date.now();
-    const upstream = net.connect({ host: dest.address, port: request.port });
-    let up = head.length;
-    let down = 0;
-    let error: string | undefined;
-    upstream.once('connect', () => {
-      const extra = v.enforced ? '' : `egress-enforced: false\r\negress-reason: ${v.decision.reason}\r\n`;
-      socket.write(`HTTP/1.1 200 Connection Established\r\negress-decision: ${v.decision.decision}\r\negress-receipt: ${id}\r\n${extra}\r\n`);
-      if (head.length) upstream.write(head);
-      socket.on('data', (c: Buffer) => { up += c.length; });
-      upstream.on('data', (c: Buffer) => { down += c.length; });
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-    });
-    upstream.on('error', (e) => { error = `${(e as { code?: string }).code ?? 'error'}: ${e.message}`; socket.destroy(); });
-    socket.on('error', () => upstream.destroy());
-    socket.on('close', () => upstream.destroy());
-    await new Promise<void>((r) => upstream.once('close', () => r()));
-    if (out.claimedJti) await this.deps.replay?.finish(out.claimedJti, id).catch(() => undefined);
-    try {
-      await this.deps.receipts.append(outcomeReceipt({ of: id, status: error ? null : 200, bytesUp: up, bytesDown: down, durationMs: Date.now() - t0, error }));
-      this.deps.metrics.receipts.inc({ kind: 'outcome' });
-    } catch { /* logged by the log itself; the decision receipt is durable */ }
+    const connected = await connectUpstream(dest.address, request.port, Math.min(this.deps.config.limits.upstreamTimeoutMs, 10_000), socket);
+    if (!connected.ok) {
+      // Nothing was spliced: the client gets the upstream failure answer with the receipt id.
+      await finish({ status: null, bytesUp: 0, bytesDown: 0, error: connected.error });
+      writeRaw(socket, upstreamFailureResponse(v.decision, id, connected.timedOut, `the tunnel to ${request.url} could not be opened (${connected.error})`));
+      return;
+    }
+    const extra = v.enforced ? '' : `egress-enforced: false\r\negress-reason: ${v.decision.reason}\r\n`;
+    socket.write(`HTTP/1.1 200 Connection Established\r\negress-decision: ${v.decision.decision}\r\negress-receipt: ${id}\r\n${extra}\r\n`);
+    const spliced = await this.deps.splices.splice(socket, connected.socket, head);
+    await finish({ status: 200, ...spliced });
   }
+}
+
+type Connected = { ok: true; socket: net.Socket } | { ok: false; error: string; timedOut: boolean };
+
+/** Opens a TCP connection to the checked address; gives up when `client` goes away or after `timeoutMs`. Never rejects. */
+function connectUpstream(address: string, port: number, timeoutMs: number, client: Duplex): Promise<Connected> {
+  return new Promise((resolve) => {
+    const upstream = net.connect({ host: address, port });
+    const done = (r: Connected): void => {
+      clearTimeout(timer);
+      upstream.off('error', onError);
+      client.off('close', onClientGone);
+      if (!r.ok) upstream.destroy();
+      resolve(r);
+    };
+    const onError = (e: Error): void => done({ ok: false, error: `${(e as { code?: string }).code ?? 'error'}: ${e.message}`.slice(0, 300), timedOut: false });
+    const onClientGone = (): void => done({ ok: false, error: 'the client closed before the upstream answered', timedOut: false });
+    const timer = setTimeout(() => done({ ok: false, error: `ETIMEDOUT: no connection within ${timeoutMs} ms`, timedOut: true }), timeoutMs);
+    upstream.once('connect', () => done({ ok: true, socket: upstream }));
+    upstream.once('error', onError);
+    client.once('close', onClientGone);
+  });
 }

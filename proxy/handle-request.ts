@@ -52,7 +52,11 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-interface Attempt {
+/** What one outcome receipt says (SPEC §9). */
+export interface Outcome { status: number | null; bytesUp: number; bytesDown: number; error?: string; durationMs?: number }
+
+/** One request on its way through the stages; read-only outside this module. */
+export interface Attempt {
   started: bigint;
   arrival: Arrival;
   method: string;
@@ -66,13 +70,24 @@ interface Attempt {
   body?: Buffer;
   address?: string;
   claimedJti?: string;
+  /** The credential to set: only on a forwarded PERMIT. */
+  credential?: Route['credentials'];
   /** The connection must close after the answer (an unread or oversized body). */
   close: boolean;
 }
 
+/** The result of {@link RequestPipeline.decideAndRecord}. */
+export interface Recorded {
+  attempt: Attempt;
+  verdict: Verdict;
+  /** The durable decision receipt; undefined only for SILENCE RECEIPT_UNAVAILABLE. */
+  receiptId?: string;
+}
+
 export class RequestPipeline {
   private readonly permitHeader: string;
-  private readonly drop: ReadonlySet<string>;
+  /** Request headers never sent upstream: the permit header and Proxy-Authorization. */
+  readonly drop: ReadonlySet<string>;
   constructor(private readonly deps: PipelineDeps) {
     this.permitHeader = deps.config.permits.header.toLowerCase();
     this.drop = new Set([this.permitHeader, 'proxy-authorization']);
@@ -80,6 +95,19 @@ export class RequestPipeline {
 
   /** Handles one request from the proxy port or from inside a tunnel. Never throws. */
   async handle(req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<void> {
+    const rec = await this.decideAndRecord(req, arrival);
+    if (rec.receiptId === undefined) { send(res, blockedResponse(rec.verdict.decision, undefined), true); return; }
+    await this.act(req, res, rec.attempt, rec.verdict, rec.receiptId);
+  }
+
+  /**
+   * Stages parse → match → destination → authorize → decide → record, shared by plain
+   * requests and WebSocket upgrades (handle-upgrade.ts). Never throws. When `receiptId` is
+   * undefined the receipt could not be written and `verdict` is SILENCE RECEIPT_UNAVAILABLE
+   * (already counted and logged): nothing may be sent upstream. Otherwise the decision
+   * receipt is durable, and the caller must end a forwarded attempt with {@link finish}.
+   */
+  async decideAndRecord(req: IncomingMessage, arrival: Arrival): Promise<Recorded> {
     const a: Attempt = { started: process.hrtime.bigint(), arrival, method: req.method ?? '', close: false };
     let verdict: Verdict;
     try {
@@ -89,7 +117,27 @@ export class RequestPipeline {
       verdict = { decision: this.make('INTERNAL_ERROR', 'the gate failed while deciding', a.route), enforced: true, forward: false };
     }
     this.deps.metrics.decisionDuration.observe(Number(process.hrtime.bigint() - a.started) / 1e9);
-    await this.recordAndAct(req, res, a, verdict);
+    const d = verdict.decision;
+    a.credential = verdict.forward && d.decision === 'PERMIT' ? a.route?.credentials : undefined;
+    try {
+      const { id } = await this.deps.receipts.append(decisionReceipt({
+        policy: a.policy, request: a.request, method: a.method, querySha256: a.querySha256, bodySha256: a.bodySha256,
+        idempotencyKey: a.idempotencyKey, subject: this.deps.config.gate.subject, verdict, credential: a.credential?.secret, spent: a.claimedJti !== undefined,
+      }));
+      this.deps.metrics.receipts.inc({ kind: 'decision' });
+      this.count(d, verdict.enforced);
+      this.logDecision(a, d, verdict.enforced, id);
+      return { attempt: a, verdict, receiptId: id };
+    } catch (e) {
+      // No durable receipt: nothing leaves, whatever was decided.
+      this.deps.log.error({ err: (e as Error).message }, 'decision receipt could not be written');
+      if (a.claimedJti) void this.deps.replay?.finish(a.claimedJti, '').catch(() => undefined);
+      const silence = this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', a.route);
+      this.count(silence, true);
+      this.logDecision(a, silence, true, undefined);
+      a.credential = undefined;
+      return { attempt: a, verdict: { decision: silence, enforced: true, forward: false } };
+    }
   }
 
   private make(reason: Reason, detail: string, route?: Route): Decision {
@@ -138,29 +186,9 @@ export class RequestPipeline {
     return out.decision;
   }
 
-  private async recordAndAct(req: IncomingMessage, res: ServerResponse, a: Attempt, v: Verdict): Promise<void> {
+  private async act(req: IncomingMessage, res: ServerResponse, a: Attempt, v: Verdict, receiptId: string): Promise<void> {
     const d = v.decision;
-    const credential = v.forward && d.decision === 'PERMIT' ? a.route?.credentials : undefined;
-    let receiptId: string | undefined;
-    try {
-      ({ id: receiptId } = await this.deps.receipts.append(decisionReceipt({
-        policy: a.policy, request: a.request, method: a.method, querySha256: a.querySha256, bodySha256: a.bodySha256,
-        idempotencyKey: a.idempotencyKey, subject: this.deps.config.gate.subject, verdict: v, credential: credential?.secret, spent: a.claimedJti !== undefined,
-      })));
-      this.deps.metrics.receipts.inc({ kind: 'decision' });
-    } catch (e) {
-      // No durable receipt: nothing leaves, whatever was decided.
-      this.deps.log.error({ err: (e as Error).message }, 'decision receipt could not be written');
-      if (a.claimedJti) void this.deps.replay?.finish(a.claimedJti, '').catch(() => undefined);
-      const silence = this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', a.route);
-      this.count(silence, true);
-      this.logDecision(a, silence, true, undefined);
-      send(res, blockedResponse(silence, undefined), true);
-      return;
-    }
-    this.count(d, v.enforced);
-    this.logDecision(a, d, v.enforced, receiptId);
-
+    const credential = a.credential;
     if (!v.forward || !a.request) {
       send(res, blockedResponse(d, receiptId), a.close);
       return;
@@ -168,7 +196,7 @@ export class RequestPipeline {
     if (!a.address) {
       const r = await this.deps.resolver.resolve(a.request);
       if (!r.ok) {
-        await this.finishAttempt(a, receiptId, { status: null, bytesUp: 0, bytesDown: 0, error: r.detail });
+        await this.finish(a, receiptId, { status: null, bytesUp: 0, bytesDown: 0, error: r.detail });
         send(res, upstreamFailureResponse(d, receiptId, false, r.detail), true);
         return;
       }
@@ -185,10 +213,11 @@ export class RequestPipeline {
     this.deps.metrics.upstreamDuration.observe(seconds);
     if (out.error && !out.headersSent) send(res, upstreamFailureResponse(d, receiptId, out.timedOut, 'the upstream request failed'), true);
     else if (out.error) res.destroy();
-    await this.finishAttempt(a, receiptId, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
+    await this.finish(a, receiptId, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
   }
 
-  private async finishAttempt(a: Attempt, of: string, o: { status: number | null; bytesUp: number; bytesDown: number; error?: string; durationMs?: number }): Promise<void> {
+  /** Ends a forwarded attempt: releases its permit claim and writes the outcome receipt. Never throws. */
+  async finish(a: Attempt, of: string, o: Outcome): Promise<void> {
     if (a.claimedJti) await this.deps.replay?.finish(a.claimedJti, of).catch((e) => this.deps.log.warn({ err: (e as Error).message }, 'replay finish failed'));
     try {
       await this.deps.receipts.append(outcomeReceipt({ of, status: o.status, bytesUp: o.bytesUp, bytesDown: o.bytesDown, durationMs: o.durationMs ?? 0, error: o.error }));

@@ -135,7 +135,8 @@ function errorText(e: unknown): string {
   return `${code ? `${code}: ` : ''}${err.message ?? String(e)}`.slice(0, 300);
 }
 
-function hostHeader(r: NormalizedRequest): string {
+/** The Host header sent upstream for `r` (default port omitted). */
+export function hostHeader(r: NormalizedRequest): string {
   const h = r.host.includes(':') ? `[${r.host}]` : r.host;
   const def = r.scheme === 'https' ? 443 : 80;
   return r.port === def ? h : `${h}:${r.port}`;
