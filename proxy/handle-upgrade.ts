@@ -87,8 +87,11 @@ export class UpgradeHandler {
     const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
     const target = address;
     const up = http.request({
-      method: r.method, path: r.query !== null ? `${r.path}?${r.query}` : r.path, headers, setHost: false, agent: false,
-      // The connection goes to the address the pipeline checked, never to a fresh lookup.
+      method: r.method, path: r.query !== null ? `${r.path}?${r.query}` : r.path, headers, setHost: false,
+      // The connection goes to the address the pipeline checked, never to a fresh lookup. No
+      // `agent` (agent: false would make Node ignore createConnection); host/port name the
+      // checked address too, so even a default agent could reach nothing else.
+      host: target, port: r.port,
       createConnection: () => (r.scheme === 'https'
         ? tls.connect({ host: target, port: r.port, servername: r.hostIsIp ? undefined : r.host, ALPNProtocols: ['http/1.1'], ...(this.ca ? { ca: this.ca } : {}) })
         : net.connect({ host: target, port: r.port })),

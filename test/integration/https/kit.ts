@@ -203,6 +203,7 @@ export async function wsSession(s: Duplex, target: string, host: string, message
     const done = () => { clearTimeout(t); resolve({ ...(head ?? { status: 0, headers: {}, raw: buf.toString('latin1') }), echoes }); };
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
+      if (head && head.status !== 101) { head.raw += d.toString('latin1'); return; }
       if (!head) {
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0) return;
