@@ -140,7 +140,9 @@ async function runOne(s: Scenario, round: number): Promise<RunRecord> {
     };
   } finally {
     gen!?.kill?.();
-    await under.proc?.stop();
+    // A gate whose clients vanished mid-request (wrk stops with requests in flight) waits out
+    // its 10 s drain grace; under --profile we wait for it so the CPU profile gets written.
+    await under.proc?.stop(a.profile ? 20_000 : 3000);
     fs.rmSync(runDir, { recursive: true, force: true });
   }
 }

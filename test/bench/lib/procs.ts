@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BODY = '{"ok":true,"bench":"egress-gate","pad":"0123456789abcdef0123456789abcdef"}';
 
-export interface Proc { name: string; proc: ChildProcess; pid: number; stop(): Promise<void>; output(): string }
+/** stop(killAfterMs): SIGTERM, then SIGKILL if still running after killAfterMs (default 8 s). */
+export interface Proc { name: string; proc: ChildProcess; pid: number; stop(killAfterMs?: number): Promise<void>; output(): string }
 
 /** The absolute path of a command on PATH (or in /usr/sbin), or undefined. */
 export function which(cmd: string): string | undefined {
@@ -58,10 +59,14 @@ export function startProc(name: string, cmd: string, args: string[], o: { cwd?: 
   return {
     name, proc, pid: proc.pid!,
     output: () => (o.logFile ? tail(o.logFile) : out),
-    stop: async () => {
+    stop: async (killAfterMs = 8000) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const t0 = Date.now();
+      const t = setTimeout(() => {
+        process.stdout.write(`  (${name} pid ${proc.pid} still running ${Date.now() - t0} ms after SIGTERM: SIGKILL${name === 'gate' ? '; its CPU profile is lost' : ''})\n`);
+        proc.kill('SIGKILL');
+      }, killAfterMs);
       await exited;
       clearTimeout(t);
     },
