@@ -120,6 +120,8 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const headersTimeout = config.limits.headerTimeoutMs;
   const serverOpts: http.ServerOptions = {
     maxHeaderSize: MAX_HEADER_BYTES, headersTimeout, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout), keepAliveTimeout: 30_000,
+    // A missing Host is refused by parseRequest (problem+json, receipt), not by Node's bare 400.
+    requireHostHeader: false,
     // Node checks both timeouts on this tick (default 30 s): keep it well under header_timeout.
     connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
   };

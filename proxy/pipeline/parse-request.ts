@@ -40,6 +40,8 @@ export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeade
   if (raw.length / 2 > MAX_HEADER_LINES) return { ok: false, detail: `more than ${MAX_HEADER_LINES} header lines`, method };
   const hosts = headerValues(raw, 'host');
   if (hosts.length > 1) return { ok: false, detail: 'repeated Host header', method };
+  // HTTP/1.1 requires Host (RFC 9112 §3.2); the server lets it through so the refusal is ours.
+  if (hosts.length === 0 && req.httpVersion !== '1.0') return { ok: false, detail: 'missing Host header', method };
   const permits = headerValues(raw, permitHeader);
   if (permits.length > 1) return { ok: false, detail: `repeated ${permitHeader} header`, method };
   const cls = headerValues(raw, 'content-length');

@@ -38,6 +38,7 @@ describe('network: hostile requests', () => {
   const cases = (): [string, string, 'pipeline' | 'parser'][] => [
     ['repeated Host', req(`GET http://${A}/open/a HTTP/1.1`, `Host: ${A}\r\nHost: ${A}\r\n`), 'pipeline'],
     ['repeated Host differing in case', req(`GET http://${A}/open/a HTTP/1.1`, `Host: ${A}\r\nhOST: api.it:${(origin?.port ?? 0)}\r\n`), 'pipeline'],
+    ['missing Host (HTTP/1.1)', req(`GET http://${A}/open/a HTTP/1.1`), 'pipeline'],
     ['repeated Egress-Permit', req(`GET http://${A}/open/a HTTP/1.1`, `Host: ${A}\r\nEgress-Permit: a.b.c\r\negress-permit: a.b.c\r\n`), 'pipeline'],
     ['repeated Idempotency-Key', req(`GET http://${A}/open/a HTTP/1.1`, `Host: ${A}\r\nIdempotency-Key: 1\r\nIdempotency-Key: 2\r\n`), 'pipeline'],
     ['origin-form to the proxy port', req('GET /open/a HTTP/1.1', `Host: ${A}\r\n`), 'pipeline'],
@@ -129,7 +130,9 @@ describe('network: hostile requests', () => {
   it('a well-formed request on the same gate is still forwarded (the refusals above are not blanket)', async () => {
     const a = await rawRequest(ws.listenPort, req(`GET http://${A}/open/fine HTTP/1.1`, `Host: ${A}\r\n`));
     assert.equal(a.status, 200, a.raw);
-    assert.deepEqual(origin.hits, ['GET /open/fine']);
+    const old = await rawRequest(ws.listenPort, `GET http://${A}/open/http10 HTTP/1.0\r\n\r\n`);
+    assert.equal(old.status, 200, 'HTTP/1.0 needs no Host: the absolute URI names it');
+    assert.deepEqual(origin.hits, ['GET /open/fine', 'GET /open/http10']);
     origin.hits.length = 0;
   });
 
