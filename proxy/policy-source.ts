@@ -158,7 +158,12 @@ export class PolicySource {
       return;
     }
     this.refused = null;
-    if (p.digest === this.current?.digest) return;
+    if (p.digest === this.current?.digest) {
+      // Same route maps, but a brokered secret may have been rotated: the digest covers
+      // route-map text only (never secret values), so the credentials are compared apart.
+      if (this.current && !sameCredentials(this.current, p)) this.current = p;
+      return;
+    }
     this.current = p;
     await this.o.onApplied?.(p);
   }
@@ -232,7 +237,9 @@ export class PolicySource {
       this.timer = setTimeout(() => { void this.reload(); }, 100);
       this.timer.unref();
     };
-    for (const src of this.o.config.policy.routes) {
+    // secrets.dir is watched too, so a rotated secret (a Kubernetes Secret update) takes effect.
+    const secrets = this.o.config.secrets.dir ? [this.o.config.secrets.dir] : [];
+    for (const src of [...this.o.config.policy.routes, ...secrets]) {
       try {
         const st = await stat(src);
         // A file is watched through its folder: editors and kubelet replace files by rename.
@@ -251,4 +258,10 @@ export class PolicySource {
     this.watchers = [];
     void this.fetcher?.close().catch(() => undefined);
   }
+}
+
+/** True when both policies set the same credential values, route by route. */
+function sameCredentials(a: CompiledPolicy, b: CompiledPolicy): boolean {
+  if (a.routes.length !== b.routes.length) return false;
+  return a.routes.every((r, i) => r.credentials?.value === b.routes[i]?.credentials?.value);
 }
