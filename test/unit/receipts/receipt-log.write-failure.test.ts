@@ -3,7 +3,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
 import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
@@ -40,7 +40,8 @@ function setFsize(pid: number, limit: string): void {
   execFileSync('prlimit', ['--pid', String(pid), `--fsize=${limit}:`]);
 }
 
-describe('receipt-log write failure', { skip: hasPrlimit ? false : 'prlimit (util-linux) not installed' }, () => {
+describe('receipt-log write failure', () => {
+  before(() => assert.ok(hasPrlimit, 'this test needs prlimit (Debian package util-linux)'));
   let child: ChildProcess | undefined;
   after(() => { if (child?.connected) child.kill(); });
 
