@@ -14,7 +14,7 @@ export async function openLogFile(file: string, dir: string): Promise<FileHandle
     fh = await open(file, constants.O_RDWR);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o640);
     created = true;
   }
   if (created) {

@@ -105,7 +105,7 @@ export class ReceiptLog {
   static async open(opts: ReceiptLogOptions): Promise<ReceiptLog> {
     if (!(opts.rotateBytes > 0)) throw new TypeError('rotateBytes must be a positive number');
     const o = { clock: Date.now, ...opts };
-    await mkdir(o.dir, { recursive: true, mode: 0o700 });
+    await mkdir(o.dir, { recursive: true, mode: 0o750 });
     const files = await listLogFiles(o.dir);
     let file = files.at(-1) ?? path.join(o.dir, logFileName(0));
     const fh = await openLogFile(file, o.dir);

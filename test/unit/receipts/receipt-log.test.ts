@@ -25,7 +25,7 @@ describe('receipt-log', () => {
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
     const [{ file, lines }] = logLines(dir) as [{ file: string; lines: string[] }];
     assert.equal(path.basename(file), 'receipts-000000000000.jsonl');
-    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o640);
     const p0 = payloadOf(lines[0]!);
     const p1 = payloadOf(lines[1]!);
     assert.deepEqual(Object.keys(p1), ['v', 'id', 'seq', 'prev', 'ts', 'gate', 'kind', 'decision', 'reason']);
