@@ -22,7 +22,7 @@ describe('receipt-log', () => {
     const a = await log.append({ kind: 'lifecycle', event: 'start' });
     const b = await log.append({ kind: 'decision', decision: 'DENY', reason: 'ROUTE_UNMATCHED' });
     await log.close();
-    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o750);
     const [{ file, lines }] = logLines(dir) as [{ file: string; lines: string[] }];
     assert.equal(path.basename(file), 'receipts-000000000000.jsonl');
     assert.equal(fs.statSync(file).mode & 0o777, 0o640);
