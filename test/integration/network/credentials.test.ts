@@ -116,4 +116,19 @@ describe('network: credential brokering', () => {
     assert.equal(seen[origin.hits.lastIndexOf('GET /none?rotated=1')]?.authorization, `Bearer ${SECRET2}`);
     assert.ok(!gate.output().includes('ROTATED'));
   });
+
+  it('a secret rotated the way kubelet does it (rename into secrets.dir) is picked up without SIGHUP', async () => {
+    const SECRET3 = 'sk_live_WATCHED-0b7c33';
+    const tmp = path.join(ws.dir, 'secrets', '.api-key.tmp');
+    fs.writeFileSync(tmp, `${SECRET3}\n`);
+    fs.renameSync(tmp, path.join(ws.dir, 'secrets', 'api-key'));
+    let got: string | string[] | undefined;
+    for (let i = 0; i < 30 && got !== `Bearer ${SECRET3}`; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      await viaProxy(ws.listenPort, `http://api.it:${P}/none?watched=${i}`);
+      got = seen[origin.hits.lastIndexOf(`GET /none?watched=${i}`)]?.authorization;
+    }
+    assert.equal(got, `Bearer ${SECRET3}`);
+    assert.ok(!gate.output().includes('WATCHED'));
+  });
 });
