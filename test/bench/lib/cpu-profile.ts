@@ -10,6 +10,7 @@ interface CpuProfile { nodes: CpuNode[]; samples: number[]; timeDeltas: number[]
 
 export interface SelfTime { fn: string; where: string; ms: number; share: number }
 
+/** Self time per function over the busy (non-idle) samples; share is of busy time. */
 export function selfTimes(files: string[], root: string): { total: number; top: SelfTime[] } {
   const acc = new Map<string, { fn: string; where: string; us: number }>();
   let total = 0;
@@ -19,7 +20,7 @@ export function selfTimes(files: string[], root: string): { total: number; top: 
     p.samples.forEach((id, i) => {
       const n = byId.get(id);
       const dt = p.timeDeltas[i] ?? 0;
-      if (!n) return;
+      if (!n || n.callFrame.functionName === '(idle)') return;
       total += dt;
       const cf = n.callFrame;
       let url = cf.url.replace(/^file:\/\//, '');
@@ -50,7 +51,7 @@ export function byFile(files: string[], root: string): { where: string; share: n
 
 export function profileMarkdown(id: string, files: string[], root: string, n = 25): string {
   const { total, top } = selfTimes(files, root);
-  const lines = [`### ${id} — top self time (${files.length} profile(s), ${(total / 1000).toFixed(1)} s sampled)`, '', '| self % | self ms | function | where |', '|---:|---:|---|---|'];
+  const lines = [`### ${id} — top self time (${files.length} profile(s), ${(total / 1000).toFixed(1)} s busy on the main thread; % of busy time)`, '', '| self % | self ms | function | where |', '|---:|---:|---|---|'];
   for (const t of top.slice(0, n)) lines.push(`| ${(t.share * 100).toFixed(1)} | ${t.ms.toFixed(0)} | ${t.fn || '(anonymous)'} | ${t.where} |`);
   lines.push('', '| self % | file / module |', '|---:|---|');
   for (const f of byFile(files, root).slice(0, 15)) lines.push(`| ${(f.share * 100).toFixed(1)} | ${f.where} |`);
