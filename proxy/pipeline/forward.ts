@@ -94,6 +94,8 @@ export class Forwarder {
     const ac = new AbortController();
     const onClose = () => { if (!res.writableFinished) ac.abort(); };
     res.once('close', onClose);
+    // The client may have gone while the gate was deciding: its 'close' has already fired.
+    if (res.destroyed || res.closed) ac.abort();
     let status: number | null = null;
     let bytesDown = 0;
     try {
@@ -109,7 +111,13 @@ export class Forwarder {
         return new Writable({
           write(chunk: Buffer, _enc, cb) {
             bytesDown += chunk.length;
-            if (res.write(chunk)) cb(); else res.once('drain', () => cb());
+            if (res.write(chunk)) { cb(); return; }
+            // Wait for the client to drain — or to go away, which must end the copy too,
+            // or the attempt would never finish (and never get its outcome receipt).
+            const drained = () => { res.off('close', gone); cb(); };
+            const gone = () => { res.off('drain', drained); cb(new Error('the client closed the connection')); };
+            res.once('drain', drained);
+            res.once('close', gone);
           },
           final(cb) { res.end(); cb(); },
         });
