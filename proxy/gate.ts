@@ -17,7 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type GateMetrics } from './metrics.js';
 import { PauseGate } from './pipeline/authorize.js';
 import { Forwarder } from './pipeline/forward.js';
-import { MAX_HEADER_LINES, type Arrival } from './pipeline/parse-request.js';
+import type { Arrival } from './pipeline/parse-request.js';
 import { DestinationResolver, type LookupFn } from './pipeline/resolve-destination.js';
 import { PolicySource } from './policy-source.js';
 import { createReceiptSigner } from './receipts/receipt-codec.js';
@@ -170,7 +170,10 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   };
   for (const s of [proxy, inner.https, inner.http]) {
     s.on('clientError', onClientError);
-    s.maxHeadersCount = MAX_HEADER_LINES + 1;
+    // No count limit in Node's parser: Node 20 silently drops lines past it (a second Host or
+    // permit could hide there) and Node 24 refuses with 431. The header block is bounded by
+    // maxHeaderSize, and parse-request refuses more than MAX_HEADER_LINES lines with a receipt.
+    s.maxHeadersCount = 0;
   }
 
   const admin = createAdminServer({

@@ -20,9 +20,9 @@ export type Parsed =
   | { ok: false; detail: string; method: string };
 
 /**
- * Most header lines a request may carry. The listeners set `maxHeadersCount` one above this:
- * Node silently drops lines past that count, so a request that reaches it may have lost
- * lines (a second Host or permit among them) and is refused rather than judged on a part.
+ * Most header lines a request may carry. The listeners set no count limit in Node's parser
+ * (whose behaviour past it differs between Node 20 and 24), so every line reaches rawHeaders
+ * and a request over this count is refused here, with a receipt, on every Node version.
  */
 export const MAX_HEADER_LINES = 200;
 
