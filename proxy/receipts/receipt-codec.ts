@@ -33,6 +33,8 @@ export interface ReceiptSigner {
   readonly publicKey: KeyObject;
   /** A receipt line (compact JWS, `typ: receipt+jwt`) of the payload. */
   sign(payload: object): string;
+  /** The same, for a payload already serialized as JSON text. */
+  signJson(payloadJson: string): string;
   /** A head JWS (`typ: receipt-head+jwt`). */
   signHead(head: ReceiptHead): string;
 }
@@ -93,17 +95,29 @@ export function createReceiptSigner(privateJwk: JsonWebKey & { kid?: string }): 
   const kid = typeof givenKid === 'string' && givenKid !== '' ? givenKid : ed25519Thumbprint(privateJwk.x);
   const lineHeader = b64u(JSON.stringify({ alg: 'EdDSA', typ: RECEIPT_TYP, kid }));
   const headHeader = b64u(JSON.stringify({ alg: 'EdDSA', typ: HEAD_TYP, kid }));
-  const signWith = (encodedHeader: string, payload: object): string => {
-    const input = `${encodedHeader}.${b64u(JSON.stringify(payload))}`;
+  const signWith = (encodedHeader: string, payloadJson: string): string => {
+    const input = `${encodedHeader}.${b64u(payloadJson)}`;
     return `${input}.${edSign(null, Buffer.from(input, 'ascii'), key).toString('base64url')}`;
   };
-  return Object.freeze({
+  const signer: ReceiptSigner = Object.freeze({
     kid,
     publicKey,
     publicJwk: Object.freeze({ kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, kid, alg: 'EdDSA', use: 'sig' } as const),
-    sign: (payload: object) => signWith(lineHeader, payload),
-    signHead: (head: ReceiptHead) => signWith(headHeader, { seq: head.seq, hash: head.hash, ts: head.ts }),
+    sign: (payload: object) => signWith(lineHeader, JSON.stringify(payload)),
+    signJson: (payloadJson: string) => signWith(lineHeader, payloadJson),
+    signHead: (head: ReceiptHead) => signWith(headHeader, JSON.stringify({ seq: head.seq, hash: head.hash, ts: head.ts })),
   });
+  PRIVATE_JWKS.set(signer, { kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d, kid });
+  return signer;
+}
+
+/**
+ * The private JWK a signer was made from, kept off the signer object itself (so logging a
+ * signer never prints key material): only the receipt log's signing worker asks for it.
+ */
+const PRIVATE_JWKS = new WeakMap<ReceiptSigner, JsonWebKey & { kid: string }>();
+export function privateJwkOf(signer: ReceiptSigner): (JsonWebKey & { kid: string }) | undefined {
+  return PRIVATE_JWKS.get(signer);
 }
 
 /**

@@ -18,6 +18,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { lineHash, type ReceiptSigner } from './receipt-codec.js';
+import { inlineSigner, workerSigner, type BatchSigner } from './batch-signer.js';
 import { listLogFiles, logFileName, readReceiptPayloads } from './receipt-files.js';
 import { openLogFile, writeFully } from './log-file.js';
 import { findIntactTail } from './recover-tail.js';
@@ -43,6 +44,8 @@ export interface ReceiptLogOptions {
   clock?: () => number;
   /** Called with the duration of each successful fdatasync, in seconds (for the metric). */
   onFsync?: (seconds: number) => void;
+  /** Sign batches in a worker thread, off the event loop (the gate does; default inline). */
+  signInWorker?: boolean;
 }
 
 /** The receipt could not be made durable: the request must end `SILENCE RECEIPT_UNAVAILABLE`. */
@@ -51,7 +54,7 @@ export class ReceiptUnavailableError extends Error {
   readonly code = 'RECEIPT_UNAVAILABLE';
 }
 
-type ResolvedOptions = Required<Omit<ReceiptLogOptions, 'onFsync'>> & Pick<ReceiptLogOptions, 'onFsync'>;
+type ResolvedOptions = Required<Omit<ReceiptLogOptions, 'onFsync' | 'signInWorker'>> & Pick<ReceiptLogOptions, 'onFsync' | 'signInWorker'>;
 
 const RESERVED = new Set(['v', 'id', 'seq', 'prev', 'ts', 'gate']);
 const MAX_BATCH = 4096;
@@ -87,6 +90,7 @@ export class ReceiptLog {
   #dirty = false;
   readonly #o: ResolvedOptions;
   readonly #uuid: () => string;
+  readonly #signer: BatchSigner;
 
   private constructor(o: ResolvedOptions, fh: FileHandle, file: string, size: number, nextSeq: number, prev: string | null) {
     this.#o = o;
@@ -96,6 +100,7 @@ export class ReceiptLog {
     this.#nextSeq = nextSeq;
     this.#prev = prev;
     this.#uuid = createUuidV7(o.clock);
+    this.#signer = o.signInWorker ? workerSigner(o.signer) : inlineSigner(o.signer);
   }
 
   /**
@@ -199,6 +204,7 @@ export class ReceiptLog {
     } finally {
       this.#closed = true;
       while (this.#flushing) await this.#flushing;
+      await this.#signer.close();
       await this.#fh.close();
     }
   }
@@ -216,24 +222,32 @@ export class ReceiptLog {
 
   /** Forms the batch's lines from the committed state; commits it only once it is durable. */
   async #writeBatch(batch: Pending[]): Promise<void> {
-    const formed: FormedLine[] = [];
-    let seq = this.#nextSeq;
-    let prev = this.#prev;
-    const ts = new Date(this.#o.clock()).toISOString();
+    const ready: { p: Pending; id: string; bodyJson: string }[] = [];
     for (const p of batch) {
-      const id = this.#uuid();
-      let line: string;
       try {
-        line = this.#o.signer.sign({ v: 1, id, seq, prev, ts, gate: this.#o.gate, ...p.body });
+        ready.push({ p, id: this.#uuid(), bodyJson: JSON.stringify(p.body) });
       } catch (e) {
         p.reject(e as Error); // unserializable body: a caller bug; it takes no seq
-        continue;
       }
-      formed.push({ p, id, seq, line });
-      prev = lineHash(line);
-      seq++;
     }
-    if (formed.length === 0) return;
+    if (ready.length === 0) return;
+    const first = this.#nextSeq;
+    let signed;
+    try {
+      signed = await this.#signer.sign({
+        seq: first, prev: this.#prev, ts: new Date(this.#o.clock()).toISOString(), gate: this.#o.gate,
+        items: ready.map((r) => ({ id: r.id, bodyJson: r.bodyJson })),
+      });
+    } catch (e) {
+      // Nothing was written; the chain state is untouched.
+      this.writable = false;
+      const err = new ReceiptUnavailableError(`receipt could not be signed: ${(e as Error).message}`, { cause: e });
+      for (const r of ready) r.p.reject(err);
+      return;
+    }
+    const formed: FormedLine[] = ready.map((r, i) => ({ p: r.p, id: r.id, seq: first + i, line: signed.lines[i]! }));
+    const seq = first + formed.length;
+    const prev = signed.prev;
     const bytes = Buffer.from(formed.map((f) => `${f.line}\n`).join(''), 'utf8');
     try {
       if (this.#dirty) {
