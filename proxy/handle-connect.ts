@@ -16,6 +16,7 @@ import { decide, type Verdict } from './pipeline/decide.js';
 import { decisionReceipt, outcomeReceipt } from './pipeline/record.js';
 import type { PipelineDeps } from './handle-request.js';
 import { blockedResponse, upstreamFailureResponse, type BlockedResponse } from './respond.js';
+import { announceDecision } from './announce-decision.js';
 import type { Splices } from './splice.js';
 import { serveOn, sniffAndTerminate } from './tls-intercept.js';
 import type { Arrival } from './pipeline/parse-request.js';
@@ -62,13 +63,11 @@ export class ConnectHandler {
     try {
       const { id } = await this.deps.receipts.append(decisionReceipt({ policy, request, method: 'CONNECT', subject: this.deps.config.gate.subject, verdict: v, spent }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
-      const d = v.decision;
-      this.deps.metrics.decisions.inc({ decision: d.decision, reason: d.reason, surface: d.surface ?? '', action: d.action ?? '', enforced: String(v.enforced) });
-      const line = { msg: 'egress.decision', decision: d.decision, reason: d.reason, enforced: v.enforced, receipt: id, surface: d.surface ?? null, action: d.action ?? null, method: 'CONNECT', url: request?.url ?? null, detail: d.detail };
-      if (d.decision === 'PERMIT') this.deps.log.info(line); else this.deps.log.warn(line);
+      announceDecision(this.deps, v.decision, v.enforced, id, { method: 'CONNECT', url: request?.url ?? null });
       return id;
     } catch (e) {
       this.deps.log.error({ err: (e as Error).message }, 'CONNECT decision receipt could not be written');
+      announceDecision(this.deps, this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', v.decision.route), true, undefined, { method: 'CONNECT', url: request?.url ?? null });
       return undefined;
     }
   }

@@ -17,6 +17,7 @@ import { decisionReceipt, outcomeReceipt, type ReceiptSink } from './pipeline/re
 import type { DestinationResolver } from './pipeline/resolve-destination.js';
 import type { Forwarder } from './pipeline/forward.js';
 import type { ReplayPort } from './pipeline/ports.js';
+import { announceDecision } from './announce-decision.js';
 import { blockedResponse, send, upstreamFailureResponse } from './respond.js';
 import type { GateMetrics } from './metrics.js';
 import type { Logger } from './logger.js';
@@ -125,16 +126,14 @@ export class RequestPipeline {
         idempotencyKey: a.idempotencyKey, subject: this.deps.config.gate.subject, verdict, credential: a.credential?.secret, spent: a.claimedJti !== undefined,
       }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
-      this.count(d, verdict.enforced);
-      this.logDecision(a, d, verdict.enforced, id);
+      this.announce(a, d, verdict.enforced, id);
       return { attempt: a, verdict, receiptId: id };
     } catch (e) {
       // No durable receipt: nothing leaves, whatever was decided.
       this.deps.log.error({ err: (e as Error).message }, 'decision receipt could not be written');
       if (a.claimedJti) void this.deps.replay?.finish(a.claimedJti, '').catch(() => undefined);
       const silence = this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', a.route);
-      this.count(silence, true);
-      this.logDecision(a, silence, true, undefined);
+      this.announce(a, silence, true, undefined);
       a.credential = undefined;
       return { attempt: a, verdict: { decision: silence, enforced: true, forward: false } };
     }
@@ -227,18 +226,7 @@ export class RequestPipeline {
     }
   }
 
-  private count(d: Decision, enforced: boolean): void {
-    this.deps.metrics.decisions.inc({ decision: d.decision, reason: d.reason, surface: d.surface ?? '', action: d.action ?? '', enforced: String(enforced) });
-  }
-
-  private logDecision(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined): void {
-    const line = {
-      msg: 'egress.decision', decision: d.decision, reason: d.reason, enforced, receipt: receipt ?? null,
-      surface: d.surface ?? null, action: d.action ?? null, method: a.method,
-      url: a.request?.url ?? null, detail: d.detail, jti: d.permit?.jti ?? null,
-      ms: Number(process.hrtime.bigint() - a.started) / 1e6,
-    };
-    if (d.decision === 'PERMIT' && enforced) this.deps.log.info(line);
-    else this.deps.log.warn(line);
+  private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined): void {
+    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started });
   }
 }

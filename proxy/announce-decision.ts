@@ -1,0 +1,31 @@
+/**
+ * Every decision, whatever the path that made it (plain request, request inside a tunnel,
+ * CONNECT, WebSocket upgrade), is counted in `egress_gate_decisions_total` and logged as one
+ * canonical `egress.decision` line: PERMITs that were enforced at info, everything else at
+ * warn, always with the receipt id (null only for RECEIPT_UNAVAILABLE).
+ */
+import type { Decision } from '../policy/types.js';
+import type { Logger } from './logger.js';
+import type { GateMetrics } from './metrics.js';
+
+export interface DecisionContext {
+  method: string;
+  url: string | null;
+  /** process.hrtime.bigint() at arrival, for the line's `ms`. */
+  started?: bigint;
+}
+
+export function announceDecision(
+  deps: { metrics: GateMetrics; log: Logger },
+  d: Decision, enforced: boolean, receipt: string | undefined, ctx: DecisionContext,
+): void {
+  deps.metrics.decisions.inc({ decision: d.decision, reason: d.reason, surface: d.surface ?? '', action: d.action ?? '', enforced: String(enforced) });
+  const line = {
+    msg: 'egress.decision', decision: d.decision, reason: d.reason, enforced, receipt: receipt ?? null,
+    surface: d.surface ?? null, action: d.action ?? null, method: ctx.method, url: ctx.url,
+    detail: d.detail, jti: d.permit?.jti ?? null,
+    ...(ctx.started !== undefined ? { ms: Number(process.hrtime.bigint() - ctx.started) / 1e6 } : {}),
+  };
+  if (d.decision === 'PERMIT' && enforced) deps.log.info(line);
+  else deps.log.warn(line);
+}
