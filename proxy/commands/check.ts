@@ -14,12 +14,14 @@ import { loadRouteMaps } from '../../policy/load-route-maps.js';
 import type { GateConfig } from '../../policy/types.js';
 import type { Command } from './command.js';
 
-const USAGE = `usage: egress-gate check [--config FILE] [ROUTEMAP…]
+const USAGE = `usage: egress-gate check [--config FILE] [--json] [ROUTEMAP…]
 
 Validates the configuration and route maps without running the gate.
   --config FILE  the config (default: ./egress-gate.yaml when it exists)
   ROUTEMAP…      route-map files or folders to check instead of the config's policy.routes
                  (with neither, the example route maps of the development default)
+  --json         one JSON object on stdout: {ok, problems: [{file, line, col, message}],
+                 warnings, routes, exceptions, policy: {version, digest}}
 Problems are printed as file:line:col: message. Exit 0 valid, 1 invalid.`;
 
 /** Where check's output goes; a seam for tests that call run() in-process. */
@@ -35,7 +37,9 @@ const stdio: CheckOutput = {
 
 /** Runs check; returns the exit code. */
 export async function runCheck(argv: string[], io: CheckOutput = stdio, cwd = process.cwd()): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const warnings: string[] = [];
+  let compiled: { routes: number; exceptions: number; version: string; digest: string } | undefined;
   const problems: ConfigProblem[] = [];
   const collect = (e: unknown): void => {
     if (!(e instanceof ConfigError)) throw e;
@@ -68,13 +72,24 @@ export async function runCheck(argv: string[], io: CheckOutput = stdio, cwd = pr
     try {
       const maps = await loadRouteMaps(sources, config?.secrets.dir !== undefined ? { secretsDir: config.secrets.dir } : {});
       const policy = compilePolicy(maps, { nowMs: Date.now() });
-      for (const w of policy.warnings) io.err(`warning: ${w}`);
+      warnings.push(...policy.warnings);
+      if (!values.json) for (const w of policy.warnings) io.err(`warning: ${w}`);
+      compiled = { routes: policy.routes.length, exceptions: policy.exceptions.length, version: policy.version, digest: policy.digest };
       summary = `${policy.routes.length} routes, ${policy.exceptions.length} exceptions from ${maps.sources.length} files (policy ${policy.version})`;
     } catch (e) {
       collect(e);
     }
   }
 
+  if (values.json) {
+    io.out(JSON.stringify({
+      ok: problems.length === 0, problems, warnings,
+      config: config?.source ?? null,
+      routes: compiled?.routes ?? null, exceptions: compiled?.exceptions ?? null,
+      policy: compiled ? { version: compiled.version, digest: compiled.digest } : null,
+    }));
+    return problems.length === 0 ? 0 : 1;
+  }
   if (problems.length > 0) {
     for (const p of problems) io.err(formatProblem(p));
     io.err(`check: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);

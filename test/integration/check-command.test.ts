@@ -57,6 +57,24 @@ describe('egress-gate check', () => {
     assert.ok(r.stderr.includes(`${path.join(dir, 'routes/bad-routes.yaml')}:8:16: route: "authorize" must be one of`), r.stderr);
   });
 
+  it('--json: one object on stdout with the problems and their positions', async () => {
+    const dir = workspace('json', { 'egress-gate.yaml': CONFIG, 'routes/bad-routes.yaml': BAD, 'routes/good.yaml': GOOD });
+    const bad = await run(['--json', '--config', path.join(dir, 'egress-gate.yaml')], dir);
+    assert.equal(bad.code, 1);
+    const j = JSON.parse(bad.stdout);
+    assert.equal(j.ok, false);
+    assert.equal(j.problems[0].file, path.join(dir, 'routes/bad-routes.yaml'));
+    assert.equal(j.problems[0].line, 8);
+    assert.equal(j.problems[0].col, 16);
+    const okDir = workspace('json-ok', { 'egress-gate.yaml': CONFIG, 'routes/good.yaml': GOOD });
+    const good = await run(['--json', '--config', path.join(okDir, 'egress-gate.yaml')], okDir);
+    assert.equal(good.code, 0, good.stderr);
+    const g = JSON.parse(good.stdout);
+    assert.equal(g.ok, true);
+    assert.equal(g.routes, 1);
+    assert.match(g.policy.digest, /^[A-Za-z0-9_-]{43}$/);
+  });
+
   it('exits 1 for config problems, each as file:line:col', async () => {
     const dir = workspace('badconfig', { 'egress-gate.yaml': 'gate:\n  id: g\n  colour: red\npolicy:\n  routes: [./routes/]\n  max_stale: soon\n', 'routes/good.yaml': GOOD });
     const r = await run(['--config', 'egress-gate.yaml'], dir);
