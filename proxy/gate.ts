@@ -8,6 +8,7 @@ import { loadCa } from '../certs/ca.js';
 import { createLeafIssuer, type LeafIssuer } from '../certs/leaf-issuer.js';
 import type { CompiledPolicy, GateConfig } from '../policy/types.js';
 import { createAdminServer } from './admin-server.js';
+import { refuseMalformed } from './refuse-malformed.js';
 import { DeciderClient } from './decider-client.js';
 import { ConnectHandler } from './handle-connect.js';
 import { UpgradeHandler } from './handle-upgrade.js';
@@ -157,17 +158,7 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   proxy.on('upgrade', (req, socket, head) => { void tracked(upgrades.handle(req, socket, head, proxyArrival)); });
   // One refusal per connection: the client's close after our answer raises a second parser
   // error (HPE_INVALID_EOF_STATE) that is not a second malformed request.
-  const refused = new WeakSet<object>();
-  const onClientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
-    if (refused.has(socket)) { socket.destroy(); return; }
-    refused.add(socket);
-    metrics.parseErrors.inc();
-    log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
-    if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ type: 'urn:egress-gate:reason:REQUEST_INVALID', title: 'The request is malformed', status, detail: `the HTTP parser refused the request (${err.code ?? 'error'})`, decision: 'DENY', reason: 'REQUEST_INVALID' });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\negress-decision: DENY\r\negress-reason: REQUEST_INVALID\r\nconnection: close\r\n\r\n${body}`);
-  };
+  const onClientError = refuseMalformed({ config, receipts, metrics, log });
   for (const s of [proxy, inner.https, inner.http]) {
     s.on('clientError', onClientError);
     // No count limit in Node's parser: Node 20 silently drops lines past it (a second Host or

@@ -43,9 +43,12 @@ export interface BlockedResponse {
   body: string;
 }
 
-/** Builds the blocked answer for a DENY or SILENCE decision. `receiptId` is absent only when no receipt could be written. */
-export function blockedResponse(d: Decision, receiptId: string | undefined): BlockedResponse {
-  const status = statusFor(d);
+/**
+ * Builds the blocked answer for a DENY or SILENCE decision. `receiptId` is absent only when no
+ * receipt could be written. `status` overrides the table only for a client cut at
+ * header_timeout (408), which HTTP clients understand better than a 400.
+ */
+export function blockedResponse(d: Decision, receiptId: string | undefined, status = statusFor(d)): BlockedResponse {
   const problem: Record<string, unknown> = {
     type: `urn:egress-gate:reason:${d.reason}`,
     title: TITLES[d.reason] ?? d.reason.toLowerCase().replaceAll('_', ' '),

@@ -141,6 +141,8 @@ describe('core: plain HTTP through the gate', () => {
     const text = await rawExchange(ws.listenPort, `POST http://open.it:${H}/open/smuggle HTTP/1.1\r\nHost: open.it:${H}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /open/inner HTTP/1.1\r\nHost: open.it\r\n\r\n`);
     assert.match(text, /^HTTP\/1\.1 400/);
     assert.match(text, /REQUEST_INVALID/);
+    const id = /egress-receipt: (\S+)/i.exec(text)?.[1];
+    assert.equal(receiptById(ws.receiptsDir, id)?.payload.reason, 'REQUEST_INVALID', 'a parser refusal is receipted too');
     assert.equal(origin.requests.length, before);
   });
 

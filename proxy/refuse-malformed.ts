@@ -1,0 +1,50 @@
+/**
+ * Requests Node's HTTP parser refuses before the pipeline sees them (CL with TE, bad header
+ * syntax, an oversized header block, a slow-drip client past header_timeout): each still gets
+ * a decision receipt (DENY REQUEST_INVALID, nothing of the request but that it was refused),
+ * a count in egress_gate_parse_errors_total and egress_gate_decisions_total, a warn line, and
+ * the problem+json answer of respond.ts — so Egress-Receipt is absent only when the receipt
+ * itself could not be written. The connection is closed after the answer.
+ */
+import type { Duplex } from 'node:stream';
+import type { Decision, GateConfig } from '../policy/types.js';
+import { announceDecision } from './announce-decision.js';
+import { writeRaw } from './handle-connect.js';
+import type { Logger } from './logger.js';
+import type { GateMetrics } from './metrics.js';
+import { decisionReceipt, type ReceiptSink } from './pipeline/record.js';
+import { blockedResponse } from './respond.js';
+
+export interface MalformedDeps {
+  config: GateConfig;
+  receipts: ReceiptSink;
+  metrics: GateMetrics;
+  log: Logger;
+}
+
+export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  // A socket is answered once: the client's own close after our answer is not a second error.
+  const refused = new WeakSet<Duplex>();
+  return (err, socket) => {
+    if (refused.has(socket)) { socket.destroy(); return; }
+    refused.add(socket);
+    deps.metrics.parseErrors.inc();
+    deps.log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
+    if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+    const d: Decision = {
+      decision: 'DENY', reason: 'REQUEST_INVALID',
+      detail: timedOut ? 'the request was not received in time' : `the HTTP parser refused the request (${err.code ?? 'error'})`,
+    };
+    const verdict = { decision: d, enforced: true, forward: false };
+    deps.receipts.append(decisionReceipt({ subject: deps.config.gate.subject, verdict })).then(
+      ({ id }) => id,
+      (e: Error) => { deps.log.error({ err: e.message }, 'decision receipt could not be written'); return undefined; },
+    ).then((id) => {
+      if (id) deps.metrics.receipts.inc({ kind: 'decision' });
+      announceDecision(deps, d, true, id, { method: '', url: null });
+      // A client that never finished its header block is told so (408), as HTTP servers do.
+      writeRaw(socket, blockedResponse(d, id, timedOut ? 408 : undefined));
+    }, () => socket.destroy());
+  };
+}
