@@ -80,6 +80,16 @@ function parseAuthority(text: string, scheme: Scheme, what: string): Authority {
   return { ...normalizeHost(m[1] as string), port };
 }
 
+/**
+ * A CONNECT request-target (`host:port`, IPv6 in brackets, the port required), normalized as
+ * every other host is, so the tunnel's authority and the requests inside it compare equal.
+ * Throws RequestInvalidError.
+ */
+export function parseConnectAuthority(text: string): Authority {
+  if (!/:\d+$/.test(text)) invalid('CONNECT needs host:port');
+  return parseAuthority(text, 'https', 'CONNECT target');
+}
+
 function checkQuery(query: string | undefined): string | null {
   if (query === undefined) return null;
   for (let i = 0; i < query.length; i++) {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LeafIssuer } from '../certs/leaf-issuer.js';
+import { parseConnectAuthority } from '../policy/normalize-request.js';
 import { decisionOf, type Reason } from '../policy/reasons.js';
 import type { CompiledPolicy, Decision, NormalizedRequest, Route } from '../policy/types.js';
 import { authorize } from './pipeline/authorize.js';
@@ -31,17 +32,14 @@ export interface ConnectDeps extends PipelineDeps {
   splices: Splices;
 }
 
-/** Parses a CONNECT authority: host:port, IPv6 in brackets; the host canonicalized as the URL parser does. */
+/** Parses a CONNECT authority with the same host normalization as every request (undefined when invalid). */
 export function parseAuthority(authority: string): { host: string; port: number; hostIsIp: boolean } | undefined {
-  const m = /^(\[[^\]]+\]|[^:[\]/?#@\s]+):(\d{1,5})$/.exec(authority);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
-  let host: string;
-  try { host = new URL(`http://${m[1]}/`).hostname; } catch { return undefined; }
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  host = host.replace(/\.$/, '');
-  return { host, port, hostIsIp: net.isIP(host) !== 0 };
+  try {
+    return parseConnectAuthority(authority);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'REQUEST_INVALID') return undefined;
+    throw e;
+  }
 }
 
 /** Writes a prepared answer (respond.ts) on a raw socket that no HTTP server owns any more, and closes it. */
