@@ -143,6 +143,10 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   };
   inner.https.on('upgrade', onInnerUpgrade);
   inner.http.on('upgrade', onInnerUpgrade);
+  // An `Expect` other than 100-continue is an end-to-end header: the request is decided and,
+  // if permitted, forwarded with it, instead of Node's bare 417 without a receipt.
+  inner.https.on('checkExpectation', onInner);
+  inner.http.on('checkExpectation', onInner);
 
   // In flight = a pipeline run not yet finished, outcome receipt included: the drain at stop
   // waits for these, so `stop` is written after every receipt of a drained request.
@@ -152,7 +156,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     inFlight++;
     return run.finally(() => { inFlight--; if (inFlight === 0) drained?.(); });
   };
-  const proxy = http.createServer(serverOpts, (req, res) => { void tracked(pipeline.handle(req, res, proxyArrival)); });
+  const onProxyRequest = (req: http.IncomingMessage, res: http.ServerResponse) => { void tracked(pipeline.handle(req, res, proxyArrival)); };
+  const proxy = http.createServer(serverOpts, onProxyRequest);
+  proxy.on('checkExpectation', onProxyRequest);
   // Tracked: a tunnel's run ends with its outcome receipt (an intercepted CONNECT's right after the hand-off).
   proxy.on('connect', (req, socket, head) => { void tracked(connect.handle(req, socket, head)); });
   proxy.on('upgrade', (req, socket, head) => { void tracked(upgrades.handle(req, socket, head, proxyArrival)); });

@@ -14,6 +14,9 @@ import type { NormalizedRequest } from '../../policy/types.js';
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+  // Expect is met by the gate itself (Node answers 100-continue; any other expectation is
+  // decided like a request): undici cannot send it, and the body is sent whole anyway.
+  'expect',
 ]);
 
 export interface ForwarderOptions {

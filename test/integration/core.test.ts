@@ -146,6 +146,17 @@ describe('core: plain HTTP through the gate', () => {
     assert.equal(origin.requests.length, before);
   });
 
+  it('an Expect other than 100-continue is decided like any request (not Node\'s bare 417) and not sent upstream', async () => {
+    const ok = await rawExchange(ws.listenPort, `GET http://open.it:${H}/open/expect HTTP/1.1\r\nHost: open.it:${H}\r\nExpect: x-custom\r\nConnection: close\r\n\r\n`);
+    assert.match(ok, /^HTTP\/1\.1 200/);
+    assert.equal(origin.byPath('/open/expect').length, 1);
+    assert.equal(origin.byPath('/open/expect')[0]?.headers.expect, undefined, 'the gate meets the expectation itself');
+    const denied = await rawExchange(ws.listenPort, `DELETE http://api.it:${H}/v1/admin/x HTTP/1.1\r\nHost: api.it:${H}\r\nExpect: x-custom\r\nConnection: close\r\n\r\n`);
+    assert.match(denied, /^HTTP\/1\.1 403/);
+    const id = /egress-receipt: (\S+)/i.exec(denied)?.[1];
+    assert.equal(receiptById(ws.receiptsDir, id)?.payload.reason, 'ROUTE_DENY');
+  });
+
   it('dot segments and encoded unreserved characters are normalized before matching and upstream', async () => {
     const r = await viaProxy(ws.listenPort, `http://open.it:${H}/open/x/../%61b%2Dc`);
     assert.equal(r.status, 200);
