@@ -14,7 +14,19 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
       paths: ['headers.authorization', 'headers["egress-permit"]', 'headers["proxy-authorization"]', 'permit.token', 'credential.value'],
       censor: '[redacted]',
     },
-  }, (opts.destination ?? process.stdout) as pino.DestinationStream);
+  }, (opts.destination ?? pino.destination({ dest: 1, sync: false })) as pino.DestinationStream);
+}
+
+/**
+ * Writes out what the logger still buffers. Log lines are written asynchronously (lines
+ * that arrive while a write is under way go out together), which keeps logging off the
+ * request path's CPU budget; a stopping gate flushes before it exits. A crash may lose the
+ * last lines — the receipts, not the logs, are the durable record.
+ */
+export function flushLogger(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    try { log.flush(() => resolve()); } catch { resolve(); }
+  });
 }
 
 /** Field names of the one canonical decision line per request. */

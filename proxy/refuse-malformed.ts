@@ -31,6 +31,11 @@ export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoExceptio
     deps.metrics.parseErrors.inc();
     deps.log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
     if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
+    // Read and discard what the client still sends while the receipt is written: closing a
+    // socket with unread input resets it, and the client would never see the answer.
+    socket.on('data', () => undefined);
+    socket.resume();
+    setTimeout(() => socket.destroy(), 5000).unref();
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
     const d: Decision = {
       decision: 'DENY', reason: 'REQUEST_INVALID',

@@ -11,6 +11,7 @@ import { loadConfig } from '../../policy/load-config.js';
 import type { GateConfig } from '../../policy/types.js';
 import { devBanner, prepareDevDefault, type DevState } from '../dev-default.js';
 import { startGate } from '../gate.js';
+import { flushLogger } from '../logger.js';
 import type { Command } from './command.js';
 
 function packageVersion(): string | undefined {
@@ -62,7 +63,8 @@ Signals: SIGHUP reloads the route maps; SIGTERM/SIGINT drain in-flight requests 
     return new Promise<number>((resolve) => {
       const stop = (sig: string) => {
         gate.log.info({ signal: sig }, 'stopping: draining in-flight requests');
-        const done = (code: number) => {
+        const done = async (code: number) => {
+          await flushLogger(gate.log);
           // Whatever handle a library left open, a stopped gate exits.
           setTimeout(() => process.exit(code), 200).unref();
           resolve(code);
