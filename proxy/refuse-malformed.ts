@@ -23,11 +23,15 @@ export interface MalformedDeps {
 }
 
 export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoException, socket: Duplex) => void {
-  // A socket is answered once: the client's own close after our answer is not a second error.
-  const refused = new WeakSet<Duplex>();
+  // A socket is answered once. While its answer waits for the receipt, the parser may report
+  // the same bad input again as more of it arrives: ignored. After the answer, another error
+  // (the client's own close) ends the socket.
+  const answering = new WeakMap<Duplex, 'pending' | 'answered'>();
   return (err, socket) => {
-    if (refused.has(socket)) { socket.destroy(); return; }
-    refused.add(socket);
+    const state = answering.get(socket);
+    if (state === 'pending') return;
+    if (state === 'answered') { socket.destroy(); return; }
+    answering.set(socket, 'pending');
     deps.metrics.parseErrors.inc();
     deps.log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
     if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
@@ -49,6 +53,7 @@ export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoExceptio
       if (id) deps.metrics.receipts.inc({ kind: 'decision' });
       announceDecision(deps, d, true, id, { method: '', url: null });
       // A client that never finished its header block is told so (408), as HTTP servers do.
+      answering.set(socket, 'answered');
       writeRaw(socket, blockedResponse(d, id, timedOut ? 408 : undefined));
     }, () => socket.destroy());
   };
