@@ -35,10 +35,8 @@ export interface UpgradeDeps {
   log: Logger;
 }
 
-/** Hop-by-hop headers of an answer (RFC 9110 §7.6.1); Connection/Upgrade are set anew for a 101. */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-]);
+/** Dropped from a refused upgrade's answer besides the hop-by-hop headers: its body is passed on decoded. */
+const ANSWER_DROP: ReadonlySet<string> = new Set(['content-length']);
 
 export class UpgradeHandler {
   private readonly ca: string[] | undefined;
@@ -149,17 +147,8 @@ export class UpgradeHandler {
  * Content-Length: a refused upgrade's body is passed on decoded and delimited by the close.
  */
 function headerLines(raw: string[]): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k) || named.has(k) || k.startsWith('egress-') || k === 'content-length') continue;
-    out.push(`${raw[i]!}: ${raw[i + 1]!}`);
-  }
-  return out;
+  // The same hop-by-hop rules as every forwarded message (forward.ts); Connection/Upgrade are set anew for a 101.
+  return pairs(upstreamHeaders(raw, ANSWER_DROP)).filter((l) => !/^egress-/i.test(l));
 }
 
 function pairs(flat: string[]): string[] {
