@@ -20,12 +20,13 @@ export function announceDecision(
   d: Decision, enforced: boolean, receipt: string | undefined, ctx: DecisionContext,
 ): void {
   deps.metrics.decisions.inc({ decision: d.decision, reason: d.reason, surface: d.surface ?? '', action: d.action ?? '', enforced: String(enforced) });
+  const level = d.decision === 'PERMIT' && enforced ? 'info' : 'warn';
+  if (!deps.log.isLevelEnabled(level)) return;
   const line = {
     msg: 'egress.decision', decision: d.decision, reason: d.reason, enforced, receipt: receipt ?? null,
     surface: d.surface ?? null, action: d.action ?? null, method: ctx.method, url: ctx.url,
     detail: d.detail, jti: d.permit?.jti ?? null,
     ...(ctx.started !== undefined ? { ms: Number(process.hrtime.bigint() - ctx.started) / 1e6 } : {}),
   };
-  if (d.decision === 'PERMIT' && enforced) deps.log.info(line);
-  else deps.log.warn(line);
+  deps.log[level](line);
 }
