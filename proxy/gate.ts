@@ -69,7 +69,7 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const signer = createReceiptSigner(JSON.parse(await readFile(config.receipts.key, 'utf8')));
   const receipts = await ReceiptLog.open({
     dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes,
-    gate: config.gate.id, clock, onFsync: (s) => metrics.fsyncDuration.observe(s), signInWorker: true,
+    gate: config.gate.id, clock, onFsync: (s) => metrics.fsyncDuration.observe(s), ownThread: true,
   });
   await receipts.append({ kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, mode: config.gate.mode });
 

@@ -2,37 +2,35 @@
  * Low-level file operations of the receipt writer: creating a log file durably and writing a
  * buffer completely at a position (short writes are continued; the error of a write that cannot
  * continue, e.g. EFBIG or ENOSPC, is thrown to the writer, which cuts the batch away).
+ * Synchronous on purpose: they run on the receipt writer's own thread (writer-thread.ts), where
+ * blocking is the point — one thread owns the file and nothing else waits on it.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
 
-/** Opens (creating, 0600) a log file for positional writes; a new file's folder entry is fsync'ed. */
-export async function openLogFile(file: string, dir: string): Promise<FileHandle> {
-  let created = false;
-  let fh: FileHandle;
+/** Opens (creating, 0640) a log file for positional writes; a new file's folder entry is fsync'ed. */
+export function openLogFileSync(file: string, dir: string): number {
   try {
-    fh = await open(file, constants.O_RDWR);
+    return openSync(file, constants.O_RDWR);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o640);
-    created = true;
   }
-  if (created) {
-    const d = await open(dir, 'r');
+  const fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o640);
+  try {
+    const d = openSync(dir, 'r');
     try {
-      await d.sync();
+      fsyncSync(d);
     } finally {
-      await d.close();
+      closeSync(d);
     }
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
-  return fh;
+  return fd;
 }
 
 /** Writes all of `buf` at `position`. */
-export async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+export function writeFullySync(fd: number, buf: Buffer, position: number): void {
   let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
-  }
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position + off);
 }
