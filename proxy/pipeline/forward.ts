@@ -4,7 +4,7 @@
  * decision receipt's append promise resolved — i.e. after the receipt is durable.
  * One pool per (origin, checked address): connections go to the address that was checked.
  */
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Writable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
@@ -53,9 +53,13 @@ export interface ForwardResult {
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
-  private readonly ca: string[] | undefined;
+  /**
+   * Extra upstream CAs with the system roots, parsed once: passing `ca` per connection would
+   * make every new upstream TLS connection build a context and parse ~140 roots (ms of CPU).
+   */
+  private readonly tlsContext: SecureContext | undefined;
   constructor(private readonly opts: ForwarderOptions) {
-    this.ca = opts.upstreamCa.length ? [...rootCertificates, ...opts.upstreamCa] : undefined;
+    this.tlsContext = opts.upstreamCa.length ? createSecureContext({ ca: [...rootCertificates, ...opts.upstreamCa] }) : undefined;
   }
 
   private pool(r: NormalizedRequest, address: string): Pool {
@@ -74,7 +78,7 @@ export class Forwarder {
           // Every connection of this pool goes to the address the pipeline checked.
           lookup: (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) => (
             o && o.all ? cb(null, [{ address: fixed, family }]) : cb(null, fixed, family)),
-          ...(r.scheme === 'https' ? { servername: r.hostIsIp ? undefined : r.host, ...(this.ca ? { ca: this.ca } : {}) } : {}),
+          ...(r.scheme === 'https' ? { servername: r.hostIsIp ? undefined : r.host, ...(this.tlsContext ? { secureContext: this.tlsContext } : {}) } : {}),
         } as object,
       });
       this.pools.set(key, p);
