@@ -2,7 +2,7 @@
  * Forms a batch of chained receipt lines: each line's payload starts with the log's own
  * fields (`v, id, seq, prev, ts, gate`) and continues with the caller's body, already
  * serialized; `prev` of each line is the hash of the line before it. Pure; run either on the
- * main thread or in the signing worker (signing-worker.ts) — the bytes are the same.
+ * main thread or on the receipt writer thread (writer-thread.ts) — the bytes are the same.
  */
 import { lineHash, type ReceiptSigner } from './receipt-codec.js';
 

@@ -113,7 +113,7 @@ export function createReceiptSigner(privateJwk: JsonWebKey & { kid?: string }): 
 
 /**
  * The private JWK a signer was made from, kept off the signer object itself (so logging a
- * signer never prints key material): only the receipt log's signing worker asks for it.
+ * signer never prints key material): only the receipt log's writer thread asks for it.
  */
 const PRIVATE_JWKS = new WeakMap<ReceiptSigner, JsonWebKey & { kid: string }>();
 export function privateJwkOf(signer: ReceiptSigner): (JsonWebKey & { kid: string }) | undefined {

@@ -20,7 +20,7 @@ import { GATE_ID, ISS, SUBJECT, decisionTime, gateWorkspace, startGateRun } from
 import { startNodeGen } from './lib/nodegen.js';
 import { cpuSeconds, peakRssMiB } from './lib/proc-stats.js';
 import { BENCH_DIR, originCerts, startBare, startMitm, startOrigin, startSquid, which, type Proc } from './lib/procs.js';
-import { markdown, summarize, svg, targets, type RunRecord } from './lib/report.js';
+import { markdown, summarize, svg, targets, type Floor, type RunRecord } from './lib/report.js';
 import { SCENARIOS, type Scenario } from './lib/scenarios.js';
 import { runWrk, wrkAvailable } from './lib/wrk.js';
 import { profileMarkdown } from './lib/cpu-profile.js';
@@ -172,15 +172,21 @@ log('in-process match() cost (test/bench/match-routes.ts):');
 const match = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'match-routes.ts')], { cwd: ROOT }).then((r) => r.stdout.trim(), (e) => `failed: ${(e as Error).message}`);
 log(match);
 
+log('per-operation CPU floor (test/bench/floor.ts):');
+const floor = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'floor.ts'), a.quick ? '0.3' : '2'], { cwd: ROOT })
+  .then((r) => JSON.parse(r.stdout.trim()) as Floor, (e) => { log(`floor failed: ${(e as Error).message}`); return undefined; });
+if (floor) log(`receipt line signature ${floor.signUs} µs, Ed25519 verify ${floor.verifyUs} µs, gate permit check (jose) ${floor.permitCheckCpuUs} µs CPU`);
+
 const rows = summarize(scenarios.map((s) => ({ id: s.id, label: s.label, gen: s.gen, connections: s.connections, direct: s.direct, baseline: s.baseline, kind: s.kind })), runs);
-const ts = targets(rows);
+const ts = targets(rows, floor);
 const command = `node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim();
 const md = [`Command: \`${command}\``, `Machine: ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, Linux ${machine.kernel}, load at start ${machine.load.join(' ')}; origin ${origin.kind}`,
   `${rounds} round(s) × ${scenarios.length} scenarios, ${seconds} s measured after ${warmup} s warm-up, each against a fresh proxy process; medians over rounds.`, '',
   markdown(rows, ts), 'In-process `CompiledPolicy.match()` (test/bench/match-routes.ts):', '```', match, '```',
+  ...(floor ? ['', `Per-operation CPU on this machine (test/bench/floor.ts): one receipt line signature ${floor.signUs} µs (two per forwarded request), one Ed25519 verification ${floor.verifyUs} µs (node:crypto, sync), one permit check through the gate's checker (jose) ${floor.permitCheckCpuUs} µs of CPU.`] : []),
   ...(failures.length ? ['', 'Failed runs:', ...failures.map((f) => `- ${f}`)] : [])].join('\n');
 fs.writeFileSync(path.join(RESULTS, 'latest.md'), `${md}\n`);
-fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), command, machine, origin: origin.kind, rounds, seconds, warmup, runs, rows, targets: ts, match, failures }, null, 2)}\n`);
+fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), command, machine, origin: origin.kind, rounds, seconds, warmup, runs, rows, targets: ts, match, floor, failures }, null, 2)}\n`);
 fs.writeFileSync(path.join(RESULTS, 'chart.svg'), `${svg(rows, `egress-gate bench — ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}`)}\n`);
 if (a.profile) {
   const parts: string[] = [];

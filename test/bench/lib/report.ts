@@ -56,7 +56,16 @@ export function summarize(scenarios: ScenarioInfo[], runs: RunRecord[]): Row[] {
 
 export interface Target { name: string; holds: boolean | undefined; detail: string }
 
-export function targets(rows: Row[]): Target[] {
+/** Per-operation CPU costs on this machine (test/bench/floor.ts), in µs. */
+export interface Floor { signUs: number; verifyUs: number; permitCheckCpuUs: number }
+
+/**
+ * The targets of issue 7, judged on the rows of one run. With `floor`, a missed throughput
+ * target also says what the SPEC alone costs per request here: the bare forwarder's CPU plus
+ * two Ed25519 receipt lines (decision + outcome, SPEC §9), plus an Ed25519 verification for
+ * permit routes — a lower bound for any gate, before deciding, hashing, fsync or logging.
+ */
+export function targets(rows: Row[], floor?: Floor): Target[] {
   const g = (id: string) => rows.find((r) => r.id === id);
   const out: Target[] = [];
   const t = (name: string, ids: string[], f: (...r: Row[]) => { holds: boolean; detail: string }) => {
@@ -64,10 +73,21 @@ export function targets(rows: Row[]): Target[] {
     if (rs.some((r) => !r)) out.push({ name, holds: undefined, detail: `not measured (needs ${ids.filter((_, i) => !rs[i]).join(', ')})` });
     else out.push({ name, ...f(...(rs as Row[])) });
   };
-  t('plain GET, none route, fsync: gate req/s >= squid', ['gate-none', 'squid-get'], (a, b) => ({ holds: a.rps >= b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x)` }));
-  t('plain GET, none route, c16: p50 added latency <= 1 ms', ['gate-none', 'direct-get'], (a, b) => ({ holds: a.p50 - b.p50 <= 1000, detail: `gate p50 ${ms(a.p50)} - direct p50 ${ms(b.p50)} = ${ms(a.p50 - b.p50)}` }));
-  t('permitted GETs, fresh single-use permits, fsync: >= 0.5x bare forwarder', ['gate-permit', 'bare-get-node'], (a, b) => ({ holds: a.rps >= 0.5 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x), same Node generator` }));
-  t('intercepted HTTPS keep-alive with permits: >= 10x mitmproxy', ['gate-tls-ka', 'mitm-tls-ka'], (a, b) => ({ holds: a.rps >= 10 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(1)}x)` }));
+  const bareCpu = (id: string) => g(id)?.proxyCpuUsPerReq;
+  const floorOf = (bareId: string, permit: boolean): number | undefined => {
+    const b = bareCpu(bareId);
+    return floor && b !== undefined ? b + 2 * floor.signUs + (permit ? floor.verifyUs : 0) : undefined;
+  };
+  const floorNote = (bareId: string, permit: boolean, need: number, a: Row): string => {
+    const f = floorOf(bareId, permit);
+    if (f === undefined || !floor) return '';
+    return `; floor ${us(f)}/req (bare forwarder ${us(bareCpu(bareId))} + 2 receipt signatures ${us(2 * floor.signUs)}${permit ? ` + Ed25519 verify ${us(floor.verifyUs)}` : ''}); `
+      + `at ${fmt(need)} req/s that floor alone is ${(f * need / 1e6).toFixed(2)} cores, before the generator, the origin and the kernel's loopback work (the gate used ${us(a.proxyCpuUsPerReq)}/req)`;
+  };
+  t('plain GET, none route, fsync: gate req/s >= squid', ['gate-none', 'squid-get'], (a, b) => ({ holds: a.rps >= b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x); squid spends ${us(b.proxyCpuUsPerReq)}/req in all${floorNote('bare-get', false, b.rps, a)}` }));
+  t('plain GET, none route, c16: p50 added latency <= 1 ms', ['gate-none', 'direct-get'], (a, b) => ({ holds: a.p50 - b.p50 <= 1000, detail: `gate p50 ${ms(a.p50)} - direct p50 ${ms(b.p50)} = ${ms(a.p50 - b.p50)}; 16 closed-loop connections at ${fmt(a.rps)} req/s wait ${ms(16 / a.rps * 1e6)} each (Little's law): <= 1 ms added needs >= ${fmt(16 / ((1000 + b.p50) / 1e6))} req/s` }));
+  t('permitted GETs, fresh single-use permits, fsync: >= 0.5x bare forwarder', ['gate-permit', 'bare-get-node'], (a, b) => ({ holds: a.rps >= 0.5 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x), same Node generator${floorNote('bare-get-node', true, 0.5 * b.rps, a)}` }));
+  t('intercepted HTTPS keep-alive with permits: >= 10x mitmproxy', ['gate-tls-ka', 'mitm-tls-ka'], (a, b) => ({ holds: a.rps >= 10 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(1)}x)${floorNote('bare-get-node', true, 10 * b.rps, a)}` }));
   t('new TLS connections/s: >= 3x mitmproxy', ['gate-tls-new', 'mitm-tls-new'], (a, b) => ({ holds: a.rps >= 3 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} conn/s (${(a.rps / b.rps).toFixed(1)}x)` }));
   t('10,000 routes: decision time <= 1.1x of 10 routes', ['gate-none-10k', 'gate-none'], (a, b) => ({
     holds: (a.decisionUs ?? Infinity) <= 1.1 * (b.decisionUs ?? 0),
