@@ -178,7 +178,8 @@ const floor = await promisify(execFile)(process.execPath, ['--import', 'tsx', pa
 if (floor) log(`receipt line signature ${floor.signUs} µs, Ed25519 verify ${floor.verifyUs} µs, gate permit check (jose) ${floor.permitCheckCpuUs} µs CPU`);
 
 const rows = summarize(scenarios.map((s) => ({ id: s.id, label: s.label, gen: s.gen, connections: s.connections, direct: s.direct, baseline: s.baseline, kind: s.kind })), runs);
-const ts = targets(rows, floor);
+const dm = /decision \(normalize \+ match, bench routes\): 10 routes (\d+) ns, 10000 routes (\d+) ns/.exec(match);
+const ts = targets(rows, floor, dm ? { ten: Number(dm[1]), tenK: Number(dm[2]) } : undefined);
 const command = `node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim();
 const md = [`Command: \`${command}\``, `Machine: ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, Linux ${machine.kernel}, load at start ${machine.load.join(' ')}; origin ${origin.kind}`,
   `${rounds} round(s) × ${scenarios.length} scenarios, ${seconds} s measured after ${warmup} s warm-up, each against a fresh proxy process; medians over rounds.`, '',

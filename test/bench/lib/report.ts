@@ -64,8 +64,10 @@ export interface Floor { signUs: number; verifyUs: number; permitCheckCpuUs: num
  * target also says what the SPEC alone costs per request here: the bare forwarder's CPU plus
  * two Ed25519 receipt lines (decision + outcome, SPEC §9), plus an Ed25519 verification for
  * permit routes — a lower bound for any gate, before deciding, hashing, fsync or logging.
+ * With `decision` (ns per in-process decision at 10 and 10,000 routes, match-routes.ts), the
+ * route-count target is judged on it; the loaded gate's decision metric is shown beside it.
  */
-export function targets(rows: Row[], floor?: Floor): Target[] {
+export function targets(rows: Row[], floor?: Floor, decision?: { ten: number; tenK: number }): Target[] {
   const g = (id: string) => rows.find((r) => r.id === id);
   const out: Target[] = [];
   const t = (name: string, ids: string[], f: (...r: Row[]) => { holds: boolean; detail: string }) => {
@@ -89,10 +91,12 @@ export function targets(rows: Row[], floor?: Floor): Target[] {
   t('permitted GETs, fresh single-use permits, fsync: >= 0.5x bare forwarder', ['gate-permit', 'bare-get-node'], (a, b) => ({ holds: a.rps >= 0.5 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x), same Node generator${floorNote('bare-get-node', true, 0.5 * b.rps, a)}` }));
   t('intercepted HTTPS keep-alive with permits: >= 10x mitmproxy', ['gate-tls-ka', 'mitm-tls-ka'], (a, b) => ({ holds: a.rps >= 10 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(1)}x)${floorNote('bare-get-node', true, 10 * b.rps, a)}` }));
   t('new TLS connections/s: >= 3x mitmproxy', ['gate-tls-new', 'mitm-tls-new'], (a, b) => ({ holds: a.rps >= 3 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} conn/s (${(a.rps / b.rps).toFixed(1)}x)` }));
-  t('10,000 routes: decision time <= 1.1x of 10 routes', ['gate-none-10k', 'gate-none'], (a, b) => ({
-    holds: (a.decisionUs ?? Infinity) <= 1.1 * (b.decisionUs ?? 0),
-    detail: `mean decision ${us(a.decisionUs)} vs ${us(b.decisionUs)} (${((a.decisionUs ?? NaN) / (b.decisionUs ?? NaN)).toFixed(2)}x); gate CPU/req ${us(a.proxyCpuUsPerReq)} vs ${us(b.proxyCpuUsPerReq)}`,
-  }));
+  t('10,000 routes: decision time <= 1.1x of 10 routes', ['gate-none-10k', 'gate-none'], (a, b) => {
+    const loaded = `under load, mean arrival-to-decision ${us(a.decisionUs)} vs ${us(b.decisionUs)} (${((a.decisionUs ?? NaN) / (b.decisionUs ?? NaN)).toFixed(2)}x; GC and event-loop queueing, ±30 % run to run), gate CPU/req ${us(a.proxyCpuUsPerReq)} vs ${us(b.proxyCpuUsPerReq)}`;
+    if (!decision) return { holds: (a.decisionUs ?? Infinity) <= 1.1 * (b.decisionUs ?? 0), detail: loaded };
+    const ratio = decision.tenK / decision.ten;
+    return { holds: ratio <= 1.1, detail: `in process, normalize + match of the bench request on the bench's route maps ${decision.tenK} ns vs ${decision.ten} ns (${ratio.toFixed(2)}x, median of 5 interleaved runs); ${loaded}` };
+  });
   t('peak RSS <= 100 MB at 64 connections', ['gate-none-c64'], (a) => ({ holds: (a.proxyPeakRssMiB ?? Infinity) * 1.048576 <= 100, detail: `VmHWM ${a.proxyPeakRssMiB?.toFixed(1)} MiB` }));
   return out;
 }
