@@ -9,7 +9,8 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { randomSerial, subtle, toPem, x509 } from './x509.js';
+import { randomSerial, subtle, toPem } from './pem.js';
+import { loadX509 } from './x509.js';
 
 export type CaErrorCode = 'ERR_CA_EXISTS' | 'ERR_CA_READ' | 'ERR_CA_INVALID' | 'ERR_CA_KEY_MISMATCH' | 'ERR_CA_KEY_UNSUPPORTED';
 
@@ -23,8 +24,8 @@ export class CaError extends Error {
 
 /** A loaded CA, ready to sign. */
 export interface Ca {
-  /** The CA certificate, parsed. */
-  readonly cert: x509.X509Certificate;
+  /** The CA certificate, DER. */
+  readonly certDer: Uint8Array<ArrayBuffer>;
   /** The CA certificate in PEM (appended to every leaf's chain). */
   readonly certPem: string;
   /** Non-extractable signing key. */
@@ -62,6 +63,7 @@ export async function initCa(outDir: string, opts: InitCaOptions = {}): Promise<
     }
   }
   const now = (opts.clock ?? Date.now)();
+  const x509 = await loadX509();
   const keys = (await subtle.generateKey(P256, true, ['sign', 'verify'])) as CryptoKeyPair;
   const day = new Date(now).toISOString().slice(0, 10);
   const host = (opts.hostname ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 30);
@@ -113,8 +115,7 @@ export async function loadCa(certPath: string, keyPath: string): Promise<Ca> {
   const { importAlg, signingAlgorithm } = algorithmsFor(keyObject, keyPath);
   const der = keyObject.export({ type: 'pkcs8', format: 'der' });
   const signingKey = await subtle.importKey('pkcs8', der, importAlg, false, ['sign']);
-  const cert = new x509.X509Certificate(nodeCert.raw);
-  return { cert, certPem: cert.toString('pem') + '\n', signingKey, signingAlgorithm };
+  return { certDer: Uint8Array.from(nodeCert.raw), certPem: toPem(nodeCert.raw, 'CERTIFICATE'), signingKey, signingAlgorithm };
 }
 
 function algorithmsFor(key: KeyObject, keyPath: string): { importAlg: EcKeyImportParams | RsaHashedImportParams; signingAlgorithm: Algorithm | EcdsaParams } {

@@ -8,7 +8,8 @@
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import type { Ca } from './ca.js';
-import { randomSerial, subtle, toPem, x509 } from './x509.js';
+import { randomSerial, subtle, toPem } from './pem.js';
+import { loadX509, type X509 } from './x509.js';
 
 export interface LeafIssuerOptions {
   /** Most secure contexts kept; the least recently used is dropped beyond it. Default 1000. */
@@ -81,14 +82,23 @@ export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssu
     return leafKeys;
   };
 
+  // @peculiar/x509 and the parsed CA certificate, on the first mint only.
+  let issuerOf: Promise<{ x509: X509; caCert: InstanceType<X509['X509Certificate']> }> | undefined;
+  const issuer = () => {
+    issuerOf ??= loadX509().then((x509) => ({ x509, caCert: new x509.X509Certificate(ca.certDer) }));
+    issuerOf.catch(() => { issuerOf = undefined; });
+    return issuerOf;
+  };
+
   const mint = async (host: string, now: number): Promise<{ context: tls.SecureContext; certPem: string }> => {
     const { keys, keyPem } = await keyPair();
+    const { x509, caCert } = await issuer();
     const ipVersion = isIP(host);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       // A CN is limited to 64 characters; the SAN is what clients check, the CN is a label.
       subject: host.length <= 64 ? [{ O: ['egress-gate'] }, { CN: [host] }] : [{ O: ['egress-gate'] }],
-      issuer: ca.cert.subjectName,
+      issuer: caCert.subjectName,
       notBefore: new Date(now - BACKDATE_MS),
       notAfter: new Date(now + validityMs),
       signingAlgorithm: ca.signingAlgorithm,
@@ -100,7 +110,7 @@ export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssu
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension([{ type: ipVersion ? 'ip' : 'dns', value: host }], false),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert),
       ],
     });
     const certPem = cert.toString('pem') + '\n';

@@ -1,30 +1,21 @@
 /**
- * The one place @peculiar/x509 is loaded. `reflect-metadata` must be evaluated before the
- * library (its ASN.1 schemas use decorator metadata), and the library must be pointed at
- * Node's WebCrypto once; every certs/ module imports x509 from here so both always hold.
+ * The one place @peculiar/x509 is loaded, and only when a certificate is minted (`ca init`,
+ * the first intercepted CONNECT): import it with `await loadX509()`. `reflect-metadata` must be
+ * evaluated before the library (its ASN.1 schemas use decorator metadata), and the library
+ * must be pointed at Node's WebCrypto once; loading through here keeps both true.
  */
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { webcrypto } from './pem.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+export type X509 = typeof import('@peculiar/x509');
 
-export { x509, webcrypto };
+let loaded: Promise<X509> | undefined;
 
-/** WebCrypto's subtle API, typed as the DOM's (what @peculiar/x509 expects). */
-export const subtle = webcrypto.subtle as unknown as SubtleCrypto;
-
-/** PEM armour for DER bytes (64-column base64, trailing newline). */
-export function toPem(der: ArrayBuffer | Uint8Array, label: string): string {
-  const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-/** A positive, non-zero 128-bit serial number in hex (RFC 5280 §4.1.2.2: at most 20 octets). */
-export function randomSerial(): string {
-  const b = webcrypto.getRandomValues(new Uint8Array(16));
-  // The top bit clear keeps the DER INTEGER positive; the next bit set keeps it 16 octets.
-  b[0] = ((b[0] ?? 0) & 0x7f) | 0x40;
-  return Buffer.from(b).toString('hex');
+export function loadX509(): Promise<X509> {
+  loaded ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  })();
+  return loaded;
 }
