@@ -195,7 +195,7 @@ if (a.profile) {
     const files = dirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(d, f)) : []));
     if (files.length) parts.push(profileMarkdown(id, files, ROOT));
   }
-  fs.writeFileSync(path.join(RESULTS, 'profiles.md'), `# Gate CPU profiles (node --cpu-prof), whole process lifetime incl. start-up\n\n${parts.join('\n')}`);
+  fs.writeFileSync(path.join(RESULTS, 'profiles.md'), `# Gate CPU profiles (node --cpu-prof), whole process lifetime incl. start-up\n\nCommand: \`${`node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim()}\`. Shares are of sampled wall time while a thread was not idle: on 2 cores shared with the load generator and the origin, time a thread spent preempted or blocked in a system call (the writer's fdatasync, a loopback write waking its reader) is charged to the function it was in. Per-thread CPU from /proc is the measure of cost; these tables say where the time is spent.\n\n${parts.join('\n')}`);
   log(`profiles: ${path.join(RESULTS, 'profiles.md')}`);
 }
 log('');
