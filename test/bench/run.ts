@@ -202,3 +202,5 @@ log('');
 log(md);
 log(`\nwritten: ${['latest.md', 'latest.json', 'chart.svg'].map((f) => path.join('test/bench/results', f)).join(', ')}`);
 fs.rmSync(tmp, { recursive: true, force: true });
+// A scenario that could not run is a broken bench, not a slow gate: the run fails (CI smoke-runs it).
+if (failures.length) { log(`${failures.length} run(s) failed`); process.exitCode = 1; }
