@@ -56,8 +56,12 @@ export class ConnectHandler {
     return { decision: decisionOf(reason), reason, detail, surface: route?.surface, action: route?.action, route };
   }
 
-  /** Records a CONNECT-level decision; undefined when the receipt could not be written. */
-  private async record(request: NormalizedRequest | undefined, policy: CompiledPolicy | undefined, v: Verdict, spent = false): Promise<string | undefined> {
+  /**
+   * Records a CONNECT-level decision, observed in the decision-duration histogram from the
+   * CONNECT's arrival (`started`); undefined when the receipt could not be written.
+   */
+  private async record(started: bigint, request: NormalizedRequest | undefined, policy: CompiledPolicy | undefined, v: Verdict, spent = false): Promise<string | undefined> {
+    this.deps.metrics.decisionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     try {
       const { id } = await this.deps.receipts.append(decisionReceipt({ policy, request, method: 'CONNECT', subject: this.deps.config.gate.subject, verdict: v, spent }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
@@ -70,38 +74,39 @@ export class ConnectHandler {
     }
   }
 
-  private async refuse(socket: Duplex, request: NormalizedRequest | undefined, policy: CompiledPolicy | undefined, d: Decision): Promise<void> {
-    const id = await this.record(request, policy, { decision: d, enforced: true, forward: false });
+  private async refuse(started: bigint, socket: Duplex, request: NormalizedRequest | undefined, policy: CompiledPolicy | undefined, d: Decision): Promise<void> {
+    const id = await this.record(started, request, policy, { decision: d, enforced: true, forward: false });
     writeRaw(socket, blockedResponse(id ? d : this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', d.route), id));
   }
 
   async handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
     socket.on('error', () => socket.destroy());
     try {
-      await this.handleInner(req, socket as net.Socket, head);
+      await this.handleInner(started, req, socket as net.Socket, head);
     } catch (e) {
       this.deps.log.error({ err: e }, 'exception handling CONNECT');
-      await this.refuse(socket, undefined, undefined, this.make('INTERNAL_ERROR', 'the gate failed while deciding'));
+      await this.refuse(started, socket, undefined, undefined, this.make('INTERNAL_ERROR', 'the gate failed while deciding'));
     }
   }
 
-  private async handleInner(req: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+  private async handleInner(started: bigint, req: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     const auth = parseAuthority(req.url ?? '');
-    if (!auth) return this.refuse(socket, undefined, undefined, this.make('REQUEST_INVALID', 'CONNECT needs host:port'));
+    if (!auth) return this.refuse(started, socket, undefined, undefined, this.make('REQUEST_INVALID', 'CONNECT needs host:port'));
     const request: NormalizedRequest = {
       method: 'CONNECT', scheme: 'https', host: auth.host, port: auth.port, path: '', query: null,
       url: `${auth.host.includes(':') ? `[${auth.host}]` : auth.host}:${auth.port}`, hostIsIp: auth.hostIsIp,
     };
     const policy = this.deps.policy();
-    if (!policy) return this.refuse(socket, request, undefined, this.make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded'));
+    if (!policy) return this.refuse(started, socket, request, undefined, this.make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded'));
 
     const tunnelRoute = policy.matchTunnel(auth.host, auth.port);
-    if (tunnelRoute) return this.tunnel(req, socket, head, request, policy, tunnelRoute);
+    if (tunnelRoute) return this.tunnel(started, req, socket, head, request, policy, tunnelRoute);
     if (!policy.canMatchAuthority(auth.host, auth.port)) {
-      return this.refuse(socket, request, policy, this.make('ROUTE_UNMATCHED', `no route can match ${request.url}`));
+      return this.refuse(started, socket, request, policy, this.make('ROUTE_UNMATCHED', `no route can match ${request.url}`));
     }
     if (!this.deps.leafs) {
-      return this.refuse(socket, request, policy, this.make('INTERNAL_ERROR', 'TLS interception is not configured (tls.ca_cert)'));
+      return this.refuse(started, socket, request, policy, this.make('INTERNAL_ERROR', 'TLS interception is not configured (tls.ca_cert)'));
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     const sniffed = await sniffAndTerminate(socket, head, { host: auth.host, leafs: this.deps.leafs, handshakeTimeoutMs: this.deps.config.limits.headerTimeoutMs });
@@ -116,7 +121,7 @@ export class ConnectHandler {
         serveOn(this.deps.inner.http, sniffed.socket);
         return;
       case 'sni-mismatch':
-        await this.record(request, policy, { decision: this.make('TLS_SNI_MISMATCH', `TLS SNI names another host than the CONNECT (${sniffed.sni.slice(0, 100)})`), enforced: true, forward: false });
+        await this.record(started, request, policy, { decision: this.make('TLS_SNI_MISMATCH', `TLS SNI names another host than the CONNECT (${sniffed.sni.slice(0, 100)})`), enforced: true, forward: false });
         return;
       case 'closed':
         return;
@@ -128,14 +133,14 @@ export class ConnectHandler {
   }
 
   /** A tunnel route: decided here on a Bearer permit, then bytes spliced untouched. */
-  private async tunnel(req: IncomingMessage, socket: net.Socket, head: Buffer, request: NormalizedRequest, policy: CompiledPolicy, route: Route): Promise<void> {
+  private async tunnel(started: bigint, req: IncomingMessage, socket: net.Socket, head: Buffer, request: NormalizedRequest, policy: CompiledPolicy, route: Route): Promise<void> {
     const pa = req.headers['proxy-authorization'];
     const token = typeof pa === 'string' && /^Bearer\s+/i.test(pa) ? pa.replace(/^Bearer\s+/i, '').trim() : undefined;
     const dest = await this.deps.resolver.resolve(request);
-    if (!dest.ok && dest.private) return this.refuse(socket, request, policy, this.make('DESTINATION_PRIVATE', dest.detail, route));
+    if (!dest.ok && dest.private) return this.refuse(started, socket, request, policy, this.make('DESTINATION_PRIVATE', dest.detail, route));
     const out = await authorize({ policy, route, request, token }, this.deps);
     const v = decide(out.decision, this.deps.config.gate.mode);
-    const id = await this.record(request, policy, v, out.claimedJti !== undefined);
+    const id = await this.record(started, request, policy, v, out.claimedJti !== undefined);
     if (!id) {
       if (out.claimedJti) void this.deps.replay?.finish(out.claimedJti, '').catch(() => undefined);
       writeRaw(socket, blockedResponse(this.make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', route), undefined));

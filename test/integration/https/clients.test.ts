@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fetch, ProxyAgent } from 'undici';
 import {
-  cli, cleanEnv, permitClaims, rawExchange, readReceipts, receiptById, signPermit, startGate, startOrigin, tmpDir, workspace,
+  adminGet, cli, cleanEnv, permitClaims, rawExchange, readReceipts, receiptById, signPermit, startGate, startOrigin, tmpDir, workspace,
   type GateProcess, type GateWorkspace, type Origin,
 } from '../harness.js';
 import { connectThrough, leafNames, makeCa, makeLeaf, node24Path, readAnswer, run, tlsOver } from './kit.js';
@@ -186,8 +186,11 @@ describe('https: real clients through CONNECT interception', () => {
     assert.equal(rec.payload.request.url, `open.it:${S}`);
   });
 
-  it('a CONNECT to a host:port no route can match is 403 ROUTE_UNMATCHED with a receipt', async () => {
+  it('a CONNECT to a host:port no route can match is 403 ROUTE_UNMATCHED with a receipt, observed in the decision metrics', async () => {
+    const observed = async () => Number(/^egress_gate_decision_duration_seconds_count (\S+)$/m.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? NaN);
+    const before = await observed();
     const out = await rawExchange(ws.listenPort, 'CONNECT nowhere.it:443 HTTP/1.1\r\nHost: nowhere.it:443\r\n\r\n');
+    assert.equal(await observed(), before + 1, 'egress_gate_decision_duration_seconds observes CONNECT decisions too');
     assert.match(out, /^HTTP\/1\.1 403 /);
     assert.match(out, /content-type: application\/problem\+json/i);
     const id = /egress-receipt: (\S+)/i.exec(out)?.[1];
