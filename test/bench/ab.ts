@@ -1,7 +1,7 @@
 /**
  * A/B of two builds of the gate on the same config, origin and load: alternating wrk runs of
- * plain GETs on a `none` route with fsync'd receipts, printing req/s, gate CPU µs/req, p50
- * and receipt lines per fdatasync. For judging a hot-path change on a noisy machine, where
+ * plain GETs on a `none` route with fsync'd receipts, printing req/s, gate CPU µs/req, p50,
+ * receipt lines per fdatasync and peak RSS. For judging a hot-path change on a noisy machine, where
  * back-to-back full bench runs differ by more than the change. Build the other version in a
  * worktree first:
  *   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -p tsconfig.build.json)
@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { originCerts, startOrigin, waitPort, freePort } from './lib/procs.js';
 import { gateWorkspace } from './lib/gate-proc.js';
-import { cpuSeconds } from './lib/proc-stats.js';
+import { cpuSeconds, peakRssMiB } from './lib/proc-stats.js';
 import { stringify } from 'yaml';
-const [binA, binB] = process.argv.slice(2, 4); const rounds = Number(process.argv[4] ?? 3); const conns = Number(process.argv[5] ?? 16);
+const [binA, binB] = process.argv.slice(2, 4).map((b) => path.resolve(b)); const rounds = Number(process.argv[4] ?? 3); const conns = Number(process.argv[5] ?? 16);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'egress-ab-'));
 const certs = originCerts(tmp);
 const origin = await startOrigin(tmp, certs);
@@ -43,8 +43,9 @@ async function run(bin: string, tag: string) {
   const m = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
   const fs_ = Number(/egress_gate_receipt_fsync_duration_seconds_count (\d+)/.exec(m)![1]);
   const recs = Number(/egress_gate_receipts_total\{kind="decision"\} (\d+)/.exec(m)?.[1] ?? 0);
+  const rss = peakRssMiB(p.pid!);
   p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r));
-  console.log(`${tag} ${Math.round(rps)} req/s  cpu ${Math.round((c1 - c0) * 1e6 / (rps * 5))} µs/req  p50 ${/50%\s+(\S+)/.exec(out)![1]}  lines/fsync ${(2 * recs / fs_).toFixed(1)}`);
+  console.log(`${tag} ${Math.round(rps)} req/s  cpu ${Math.round((c1 - c0) * 1e6 / (rps * 5))} µs/req  p50 ${/50%\s+(\S+)/.exec(out)![1]}  lines/fsync ${(2 * recs / fs_).toFixed(1)}  peak RSS ${rss?.toFixed(0)} MiB`);
 }
 for (let i = 0; i < rounds; i++) { await run(binA!, 'A'); await run(binB!, 'B'); }
 await origin.proc.stop(); process.exit(0);
