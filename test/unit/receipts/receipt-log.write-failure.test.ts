@@ -45,13 +45,13 @@ describe('receipt-log write failure', () => {
   let child: ChildProcess | undefined;
   after(() => { if (child?.connected) child.kill(); });
 
-  it('EFBIG: the batch is rejected RECEIPT_UNAVAILABLE, the file cut back to a valid chain, and writes recover without restart', async () => {
+  for (const ownThread of [false, true]) it(`EFBIG (${ownThread ? 'writer thread, as the gate runs it' : 'inline writer'}): the batch is rejected RECEIPT_UNAVAILABLE, the file cut back to a valid chain, and writes recover without restart`, async () => {
     const dir = tmpDir();
     const jwk = newPrivateJwk('rk-fail');
     const jwks = { keys: [createReceiptSigner(jwk).publicJwk] };
     const file = path.join(dir, 'receipts-000000000000.jsonl');
     child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await ask(child, { op: 'open', dir, jwk });
+    await ask(child, { op: 'open', dir, jwk, ownThread });
 
     const first = await ask<AppendReply>(child, { op: 'append', n: 5 });
     assert.deepEqual(first.results.map((r) => r.seq), [0, 1, 2, 3, 4]);
