@@ -11,10 +11,10 @@
  *   the next write if that fails too) and every job in it fails, so the next commit reuses the
  *   same seq numbers and the file always ends with the last durable line.
  */
-import { closeSync, fdatasyncSync, ftruncateSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { chainLines } from './chain-lines.js';
-import { logFileName } from './receipt-files.js';
+import { isLogFileName, logFileName } from './receipt-files.js';
 import type { ReceiptSigner } from './receipt-codec.js';
 import { openLogFileSync, writeFullySync } from './log-file.js';
 
@@ -50,8 +50,15 @@ export type CommitResult =
 export class LogWriter {
   #fd: number;
   #s: WriterState;
+  /**
+   * Opens `state.file` to continue the chain from `state`. A dirty state means a writer may
+   * have written past it (a restart after a writer thread died): files it started after
+   * `state.file` hold only lines nobody was told are durable, so they are removed, and the
+   * current file is cut back to `state.size` before the next write.
+   */
   constructor(private readonly o: WriterOptions, private readonly signer: Pick<ReceiptSigner, 'signJson'>, state: WriterState) {
     this.#s = { ...state };
+    if (state.dirty) removeLaterFiles(o.dir, path.basename(state.file));
     this.#fd = openLogFileSync(state.file, o.dir);
   }
 
@@ -139,5 +146,18 @@ export class LogWriter {
     this.#s.size = 0;
     this.#s.dirty = false;
     try { closeSync(old); } catch { /* already gone */ }
+  }
+}
+
+/** Removes the writer's files named after `current` (they sort in chain order), then syncs the folder. */
+function removeLaterFiles(dir: string, current: string): void {
+  const later = readdirSync(dir).filter((n) => isLogFileName(n) && n > current);
+  if (later.length === 0) return;
+  for (const n of later) unlinkSync(path.join(dir, n));
+  const d = openSync(dir, 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
   }
 }

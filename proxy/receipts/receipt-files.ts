@@ -18,6 +18,11 @@ export function logFileName(seq: number): string {
   return `receipts-${String(seq).padStart(12, '0')}.jsonl`;
 }
 
+/** True for a name the writer gives its files. */
+export function isLogFileName(name: string): boolean {
+  return LOG_NAME.test(name);
+}
+
 /** The writer's own log files in `dir` (absolute paths), oldest first. [] when dir is missing. */
 export async function listLogFiles(dir: string): Promise<string[]> {
   let names: string[];

@@ -12,6 +12,7 @@ import { LogWriter } from '../../../proxy/receipts/log-writer.js';
 import { createReceiptSigner, decodeReceiptLine, lineHash } from '../../../proxy/receipts/receipt-codec.js';
 import { ReceiptLog } from '../../../proxy/receipts/receipt-log.js';
 import { threadWriter } from '../../../proxy/receipts/writer-host.js';
+import { createUuidV7 } from '../../../proxy/receipts/uuid-v7.js';
 import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
 import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
 
@@ -77,6 +78,30 @@ describe('receipt writer', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it('restarted from the last acknowledged state, a writer drops what a dead thread wrote past it, rotated files too', async () => {
+    const dir = tmpDir('eg-writer-restart-');
+    const opts = { ...options(dir), rotateBytes: 2500 };
+    const first = path.join(dir, 'receipts-000000000000.jsonl');
+    const uuid = createUuidV7();
+    const batch = () => ({ ts: job.ts, items: [1, 2, 3].map((i) => ({ id: uuid(), bodyJson: JSON.stringify({ kind: 'lifecycle', event: 'test', i }) })) });
+    const w1 = new LogWriter(opts, signer, { file: first, size: 0, nextSeq: 0, prev: null, dirty: false });
+    const acked = w1.commit([batch()])[0]!;
+    assert.equal(acked.ok, true);
+    // What the thread did before dying, unacknowledged: more lines, then a new file.
+    for (let i = 0; i < 3; i++) w1.commit([batch()]);
+    w1.close();
+    const before = fs.readdirSync(dir).sort();
+    assert.ok(before.length > 1, `the dead writer had rotated: ${before.join(', ')}`);
+    const w2 = new LogWriter(opts, signer, { ...acked.state, dirty: true });
+    const next = w2.commit([batch()])[0]!;
+    w2.close();
+    assert.equal(next.ok && next.first, acked.state.nextSeq, 'the chain continues from the acknowledged line');
+    assert.deepEqual(fs.readdirSync(dir), ['receipts-000000000000.jsonl'], 'the file started after it is gone');
+    const r = await verifyReceiptLog([dir], { keys: [signer.publicJwk] });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.ok && r.count, acked.state.nextSeq + 3);
   });
 
   it('refuses a signer it cannot hand to a thread', () => {
