@@ -47,5 +47,10 @@ async function run(bin: string, tag: string) {
   p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r));
   console.log(`${tag} ${Math.round(rps)} req/s  cpu ${Math.round((c1 - c0) * 1e6 / (rps * 5))} µs/req  p50 ${/50%\s+(\S+)/.exec(out)![1]}  lines/fsync ${(2 * recs / fs_).toFixed(1)}  peak RSS ${rss?.toFixed(0)} MiB`);
 }
-for (let i = 0; i < rounds; i++) { await run(binA!, 'A'); await run(binB!, 'B'); }
-await origin.proc.stop(); process.exit(0);
+try {
+  for (let i = 0; i < rounds; i++) { await run(binA!, 'A'); await run(binB!, 'B'); }
+} finally {
+  // The origin is a separate process: stop it even when a gate failed to start.
+  await origin.proc.stop();
+}
+process.exit(0);
