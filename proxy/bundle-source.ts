@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { ConfigError } from '../policy/config-error.js';
+import { upstreamSecureContext } from '../certs/upstream-trust.js';
 
 /** Algorithms a bundle may be signed with (never `none`, never HMAC). */
 export const BUNDLE_ALGORITHMS = ['EdDSA', 'ES256'] as const;
@@ -41,7 +42,7 @@ export interface BundleFetcherOptions {
   url: string;
   /** The JWKS that bundle signatures must verify with. */
   jwks: JSONWebKeySet;
-  /** Extra CAs trusted for the bundle server (`tls.upstream_ca`). */
+  /** Extra CAs trusted for the bundle server besides the system roots (`tls.upstream_ca`). */
   ca?: string[];
   timeoutMs?: number;
   /** Largest bundle accepted. */
@@ -75,7 +76,8 @@ export class BundleFetcher {
     this.keys = createLocalJWKSet(o.jwks);
     this.timeoutMs = o.timeoutMs ?? 5_000;
     this.maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
-    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...(o.ca && o.ca.length ? { ca: o.ca } : {}) } });
+    const secureContext = upstreamSecureContext(o.ca);
+    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...(secureContext ? { secureContext } : {}) } });
   }
 
   /** One conditional GET: `unchanged` on 304 for `etag`, else the verified YAML text. */

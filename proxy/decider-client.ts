@@ -4,6 +4,7 @@
  * After 5 failures in a row the client fails fast for 1 s, then lets one trial through.
  */
 import { Pool, type Dispatcher } from 'undici';
+import { upstreamSecureContext } from '../certs/upstream-trust.js';
 import type { DeciderAnswer, DeciderInput, DeciderPort } from './pipeline/ports.js';
 
 const FAILURES_TO_OPEN = 5;
@@ -12,7 +13,7 @@ const OPEN_MS = 1000;
 export interface DeciderClientOptions {
   url: string;
   timeoutMs: number;
-  /** Extra CAs for an https decider. */
+  /** Extra CAs for an https decider, trusted besides the system roots. */
   ca?: string[];
   clock?: () => number;
 }
@@ -28,9 +29,10 @@ export class DeciderClient implements DeciderPort {
   constructor(private readonly opts: DeciderClientOptions) {
     const u = new URL(opts.url);
     this.path = `${u.pathname}${u.search}`;
+    const secureContext = upstreamSecureContext(opts.ca);
     this.pool = new Pool(u.origin, {
       connections: 16,
-      connect: { timeout: opts.timeoutMs, ...(opts.ca && opts.ca.length ? { ca: opts.ca } : {}) },
+      connect: { timeout: opts.timeoutMs, ...(secureContext ? { secureContext } : {}) },
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
     });

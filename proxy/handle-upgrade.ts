@@ -13,7 +13,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import tls, { type SecureContext } from 'node:tls';
+import { upstreamSecureContext } from '../certs/upstream-trust.js';
 import type { NormalizedRequest } from '../policy/types.js';
 import type { Arrival } from './pipeline/parse-request.js';
 import { hostHeader, upstreamHeaders } from './pipeline/forward.js';
@@ -39,9 +40,9 @@ export interface UpgradeDeps {
 const ANSWER_DROP: ReadonlySet<string> = new Set(['content-length']);
 
 export class UpgradeHandler {
-  private readonly ca: string[] | undefined;
+  private readonly tlsContext: SecureContext | undefined;
   constructor(private readonly deps: UpgradeDeps) {
-    this.ca = deps.upstreamCa.length ? [...tls.rootCertificates, ...deps.upstreamCa] : undefined;
+    this.tlsContext = upstreamSecureContext(deps.upstreamCa);
   }
 
   /** Handles one 'upgrade' event of an HTTP server. Never throws. */
@@ -91,7 +92,7 @@ export class UpgradeHandler {
       // checked address too, so even a default agent could reach nothing else.
       host: target, port: r.port,
       createConnection: () => (r.scheme === 'https'
-        ? tls.connect({ host: target, port: r.port, servername: r.hostIsIp ? undefined : r.host, ALPNProtocols: ['http/1.1'], ...(this.ca ? { ca: this.ca } : {}) })
+        ? tls.connect({ host: target, port: r.port, servername: r.hostIsIp ? undefined : r.host, ALPNProtocols: ['http/1.1'], ...(this.tlsContext ? { secureContext: this.tlsContext } : {}) })
         : net.connect({ host: target, port: r.port })),
     });
     const answer = await new Promise<

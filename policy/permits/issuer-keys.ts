@@ -6,7 +6,7 @@
  * The request path only reads imported CryptoKeys.
  */
 import { readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
+import { upstreamSecureContext } from '../../certs/upstream-trust.js';
 import { importJWK, type JWK } from 'jose';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { IssuerConfig } from '../types.js';
@@ -163,7 +163,8 @@ export function createIssuerKeys(issuers: readonly IssuerConfig[], opts: IssuerK
   const maxAgeMs = opts.maxAgeMs ?? 300_000;
   const maxBytes = opts.maxJwksBytes ?? 1024 * 1024;
   let owned: Agent | undefined;
-  const dispatcher = opts.dispatcher ?? (opts.ca?.length ? (owned = new Agent({ connect: { ca: [...rootCertificates, ...opts.ca] } })) : undefined);
+  const secureContext = upstreamSecureContext(opts.ca);
+  const dispatcher = opts.dispatcher ?? (secureContext ? (owned = new Agent({ connect: { secureContext } })) : undefined);
   const onFetchError = opts.onFetchError ?? (() => undefined);
 
   async function fetchJwks(url: string): Promise<unknown> {

@@ -4,10 +4,11 @@
  * decision receipt's append promise resolved — i.e. after the receipt is durable.
  * One pool per (origin, checked address): connections go to the address that was checked.
  */
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { Writable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
+import { upstreamSecureContext } from '../../certs/upstream-trust.js';
 import type { NormalizedRequest } from '../../policy/types.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own, never forwarded either way. */
@@ -53,13 +54,10 @@ export interface ForwardResult {
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
-  /**
-   * Extra upstream CAs with the system roots, parsed once: passing `ca` per connection would
-   * make every new upstream TLS connection build a context and parse ~140 roots (ms of CPU).
-   */
+  /** The system roots plus the extra CAs, parsed once (certs/upstream-trust.ts). */
   private readonly tlsContext: SecureContext | undefined;
   constructor(private readonly opts: ForwarderOptions) {
-    this.tlsContext = opts.upstreamCa.length ? createSecureContext({ ca: [...rootCertificates, ...opts.upstreamCa] }) : undefined;
+    this.tlsContext = upstreamSecureContext(opts.upstreamCa);
   }
 
   private pool(r: NormalizedRequest, address: string): Pool {
