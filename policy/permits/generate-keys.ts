@@ -17,11 +17,12 @@ export interface GeneratedKey {
 }
 
 /**
- * The KeyObject re-imported from its DER form. Exporting a JWK straight from the KeyObjects
- * generateKeyPairSync returns can deadlock Node 20 (the export holds the key's mutex while
- * allocating; a GC then runs the keygen job's destructor, which takes the same mutex).
+ * A new key pair, re-imported from its DER form (the test kits make their keys here too).
+ * Exporting a JWK straight from the KeyObjects generateKeyPairSync returns can deadlock Node 20
+ * (the export holds the key's mutex while allocating; a GC then runs the keygen job's
+ * destructor, which takes the same mutex).
  */
-function freshKeyObjects(alg: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+export function freshKeyObjects(alg: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
   const publicKeyEncoding = { type: 'spki', format: 'der' } as const;
   const privateKeyEncoding = { type: 'pkcs8', format: 'der' } as const;
   const der: { publicKey: Buffer; privateKey: Buffer } =

@@ -13,20 +13,13 @@ import type { NormalizedRequest, Route } from '../../policy/types.js';
 import { parseRouteMap } from '../../policy/parse-route-map.js';
 import { stringify } from 'yaml';
 import { benchRoutes } from './lib/gate-proc.js';
+import { route } from '../unit/policy/route-factory.js';
 
 function routesFor(n: number): Route[] {
-  return Array.from({ length: n }, (_, i): Route => ({
+  return Array.from({ length: n }, (_, i): Route => route({
     surface: `svc${i}`,
     action: 'call',
     match: { host: `api${i}.example.test`, methods: ['POST'], path: '/v1/items/{id}/**' },
-    authorize: 'permit',
-    singleUse: true,
-    bindBody: false,
-    bindQuery: false,
-    mustEnforce: false,
-    onSilence: 'terminate',
-    pauseMaxMs: 0,
-    tunnel: false,
     where: { file: 'bench.yaml', line: i + 1, col: 1 },
   }));
 }

@@ -3,12 +3,13 @@
  * header jose would never produce, a JWKS on disk, and normalized requests from the real
  * normalizer.
  */
-import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createHmac, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { JWK } from 'jose';
 import { normalizeRequest } from '../../../policy/normalize-request.js';
+import { freshKeyObjects } from '../../../policy/permits/generate-keys.js';
 import type { NormalizedRequest } from '../../../policy/types.js';
 
 export interface TestKey {
@@ -19,16 +20,9 @@ export interface TestKey {
   publicJwk: JWK;
 }
 
-/** A fresh key pair (via DER, see generate-keys.ts on the Node 20 JWK export deadlock). */
+/** A fresh key pair, made as the gate makes keys (via DER: see freshKeyObjects on the Node 20 JWK export deadlock). */
 export function testKey(alg: 'EdDSA' | 'ES256', kid: string): TestKey {
-  const publicKeyEncoding = { type: 'spki', format: 'der' } as const;
-  const privateKeyEncoding = { type: 'pkcs8', format: 'der' } as const;
-  const der: { publicKey: Buffer; privateKey: Buffer } =
-    alg === 'EdDSA'
-      ? generateKeyPairSync('ed25519', { publicKeyEncoding, privateKeyEncoding })
-      : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding });
-  const privateKey = createPrivateKey({ key: der.privateKey, format: 'der', type: 'pkcs8' });
-  const publicKey = createPublicKey({ key: der.publicKey, format: 'der', type: 'spki' });
+  const { privateKey, publicKey } = freshKeyObjects(alg);
   return {
     alg,
     kid,
