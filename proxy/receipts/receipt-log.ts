@@ -15,13 +15,12 @@
  * - What goes in is the caller's job: never put header values, query strings, bodies, permits
  *   or secrets in a body, only their digests (SPEC §9).
  */
-import { open } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { lineHash, type ReceiptSigner } from './receipt-codec.js';
 import { listLogFiles, logFileName, readReceiptPayloads } from './receipt-files.js';
 import { openLogFileSync } from './log-file.js';
-import { closeSync } from 'node:fs';
 import { findIntactTail } from './recover-tail.js';
 import { createUuidV7 } from './uuid-v7.js';
 import type { CommitResult, WriterState } from './log-writer.js';
@@ -102,6 +101,7 @@ export class ReceiptLog {
     await mkdir(o.dir, { recursive: true, mode: 0o750 });
     const files = await listLogFiles(o.dir);
     const file = files.at(-1) ?? path.join(o.dir, logFileName(0));
+    // Creates a first file durably (its folder entry fsync'ed); the writer reopens it by path.
     closeSync(openLogFileSync(file, o.dir));
     const fh = await open(file, 'r+');
     let size = 0;
