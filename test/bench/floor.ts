@@ -9,7 +9,7 @@
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { createReceiptSigner } from '../../proxy/receipts/receipt-codec.js';
+import { createReceiptSigner } from '../../receipts/receipt-codec.js';
 import { createPermitChecker } from '../../policy/permits/check-permit.js';
 import { createIssuerKeys } from '../../policy/permits/issuer-keys.js';
 import { issuePermit } from '../../policy/permits/issue-permit.js';

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { createReceiptSigner } from '../../proxy/receipts/receipt-codec.js';
-import { ReceiptLog } from '../../proxy/receipts/receipt-log.js';
+import { createReceiptSigner } from '../../receipts/receipt-codec.js';
+import { ReceiptLog } from '../../receipts/receipt-log.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const signer = createReceiptSigner(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }));

@@ -56,7 +56,7 @@ describe('deploy/Dockerfile', () => {
 
   it('.dockerignore keeps secrets, state and dependencies out, and sources in', () => {
     const ignore = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-    for (const p of ['**/node_modules', 'dist', '.git', '**/*.pem', '**/*.jwk.json', '.egress-gate', 'receipts']) assert.ok(ignore.includes(p), p);
-    assert.ok(!ignore.some((p) => /^(\*\*\/)?(proxy|policy|certs|bin)(\/|$)/.test(p) || p === '**/receipts'), 'sources (incl. proxy/receipts/) stay in the context');
+    for (const p of ['**/node_modules', 'dist', '.git', '**/*.pem', '**/*.jwk.json', '.egress-gate', '**/*.jsonl']) assert.ok(ignore.includes(p), p);
+    assert.ok(!ignore.some((p) => /^(\*\*\/)?(cli|proxy|receipts|policy|certs|bin)(\/|$)/.test(p)), 'sources (cli/, proxy/, receipts/, …) stay in the context');
   });
 });

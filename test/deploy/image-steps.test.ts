@@ -62,7 +62,7 @@ function writeGateFiles(dir: string, listen: number, admin: number): string {
 
 describe('image steps outside Docker', () => {
   it('installs production dependencies like the final stage, then starts and answers /healthz', async () => {
-    assert.ok(existsSync(path.join(root, 'dist/proxy/cli.js')), 'dist/ is built (npm run build; npm test builds first)');
+    assert.ok(existsSync(path.join(root, 'dist/cli/main.js')), 'dist/ is built (npm run build; npm test builds first)');
     const final = stages(parseDockerfile(readFileSync(path.join(root, 'deploy/Dockerfile'), 'utf8'))).at(-1)!;
     mkdirSync(app);
     // The same files the final stage copies from the build stage (/src/X -> /app/Y).

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cli = path.join(repo, 'proxy/cli.ts');
+const cli = path.join(repo, 'cli/main.ts');
 // Resolved here, since the child runs in a temporary cwd where `--import tsx` would not resolve.
 const tsx = import.meta.resolve('tsx');
 const root = mkdtempSync(path.join(tmpdir(), 'eg-check-'));

@@ -15,7 +15,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { initCa, loadCa } from '../../certs/ca.js';
 import { createLeafIssuer, type LeafIssuer } from '../../certs/leaf-issuer.js';
-import { serveOn, sniffAndTerminate, type SniffResult } from '../../proxy/tls-intercept.js';
+import { serveOn, sniffAndTerminate, type SniffResult } from '../../proxy/arrivals/terminate-tls.js';
 
 let dir: string;
 let caPem: string;

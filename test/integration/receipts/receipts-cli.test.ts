@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ReceiptLog } from '../../../proxy/receipts/receipt-log.js';
+import { ReceiptLog } from '../../../receipts/receipt-log.js';
 import { logLines, newSigner, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = ['--import', 'tsx', path.join(ROOT, 'proxy/cli.ts')];
+const CLI = ['--import', 'tsx', path.join(ROOT, 'cli/main.ts')];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
 
 async function writeLog(n: number, rotateBytes = 1700) {

@@ -25,7 +25,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 function cli(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, ['--import', tsx, path.join(root, 'proxy/cli.ts'), ...args], { cwd }).then(
+  return run(process.execPath, ['--import', tsx, path.join(root, 'cli/main.ts'), ...args], { cwd }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

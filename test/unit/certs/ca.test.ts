@@ -19,7 +19,7 @@ before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'eg-ca-')); });
 after(() => rm(dir, { recursive: true, force: true }));
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, ['--import', tsx, path.join(root, 'proxy/cli.ts'), ...args], { cwd: root }).then(
+  return run(process.execPath, ['--import', tsx, path.join(root, 'cli/main.ts'), ...args], { cwd: root }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

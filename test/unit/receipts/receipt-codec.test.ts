@@ -5,7 +5,7 @@ import * as jose from 'jose';
 import {
   createReceiptSigner, decodeReceiptLine, ed25519Thumbprint, importReceiptKeys, lineHash,
   ReceiptLineError, verifyReceiptLine,
-} from '../../../proxy/receipts/receipt-codec.js';
+} from '../../../receipts/receipt-codec.js';
 import { newPrivateJwk, newSigner } from '../../fixtures/receipts/receipt-fixtures.js';
 
 const b64json = (part: string): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createReceiptSigner } from '../../../proxy/receipts/receipt-codec.js';
-import { ReceiptLog } from '../../../proxy/receipts/receipt-log.js';
-import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
+import { createReceiptSigner } from '../../../receipts/receipt-codec.js';
+import { ReceiptLog } from '../../../receipts/receipt-log.js';
+import { verifyReceiptLog } from '../../../receipts/verify-log.js';
 import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
 
 const CHILD = fileURLToPath(new URL('../../fixtures/receipts/append-child.ts', import.meta.url));

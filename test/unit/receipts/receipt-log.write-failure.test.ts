@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
+import { verifyReceiptLog } from '../../../receipts/verify-log.js';
 import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
-import { createReceiptSigner } from '../../../proxy/receipts/receipt-codec.js';
+import { createReceiptSigner } from '../../../receipts/receipt-codec.js';
 
 const CHILD = fileURLToPath(new URL('../../fixtures/receipts/fsize-child.ts', import.meta.url));
 const hasPrlimit = (() => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { lineHash } from '../../../proxy/receipts/receipt-codec.js';
-import { ReceiptLog } from '../../../proxy/receipts/receipt-log.js';
-import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
+import { lineHash } from '../../../receipts/receipt-codec.js';
+import { ReceiptLog } from '../../../receipts/receipt-log.js';
+import { verifyReceiptLog } from '../../../receipts/verify-log.js';
 import { logLines, newSigner, payloadOf, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
 
 const signer = newSigner('rk-verify');

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { chainLines } from '../../../proxy/receipts/chain-lines.js';
-import { LogWriter } from '../../../proxy/receipts/log-writer.js';
-import { createReceiptSigner, decodeReceiptLine, lineHash } from '../../../proxy/receipts/receipt-codec.js';
-import { ReceiptLog } from '../../../proxy/receipts/receipt-log.js';
-import { threadWriter } from '../../../proxy/receipts/writer-host.js';
-import { createUuidV7 } from '../../../proxy/receipts/uuid-v7.js';
-import { verifyReceiptLog } from '../../../proxy/receipts/verify-log.js';
+import { chainLines } from '../../../receipts/chain-lines.js';
+import { LogWriter } from '../../../receipts/log-writer.js';
+import { createReceiptSigner, decodeReceiptLine, lineHash } from '../../../receipts/receipt-codec.js';
+import { ReceiptLog } from '../../../receipts/receipt-log.js';
+import { threadWriter } from '../../../receipts/writer-host.js';
+import { createUuidV7 } from '../../../receipts/uuid-v7.js';
+import { verifyReceiptLog } from '../../../receipts/verify-log.js';
 import { newPrivateJwk, tmpDir } from '../../fixtures/receipts/receipt-fixtures.js';
 
 describe('receipt writer', () => {

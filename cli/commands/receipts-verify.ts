@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { verifyReceiptLog, ReceiptHeadError } from '../receipts/verify-log.js';
-import { listReceiptFiles } from '../receipts/receipt-files.js';
+import { verifyReceiptLog, ReceiptHeadError } from '../../receipts/verify-log.js';
+import { listReceiptFiles } from '../../receipts/receipt-files.js';
 import { RuntimeError, UsageError, type Command } from './command.js';
 
 const usage = `usage: egress-gate receipts verify --key JWKSFILE [--head FILE] [--json] PATH…

@@ -8,19 +8,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } from '../policy/types.js';
-import { decisionOf, type Reason } from '../policy/reasons.js';
-import { parseRequest, type Arrival } from './pipeline/parse-request.js';
-import { authorize, type AuthorizeDeps } from './pipeline/authorize.js';
-import { decide, type Verdict } from './pipeline/decide.js';
-import { decisionReceipt, outcomeReceipt, type ReceiptSink } from './pipeline/record.js';
-import type { DestinationResolver } from './pipeline/resolve-destination.js';
-import type { Forwarder } from './pipeline/forward.js';
-import type { ReplayPort } from './pipeline/ports.js';
-import { announceDecision } from './announce-decision.js';
-import { blockedResponse, send, upstreamFailureResponse } from './respond.js';
-import type { GateMetrics } from './metrics.js';
-import type { Logger } from './logger.js';
+import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } from '../../policy/types.js';
+import { decisionOf, type Reason } from '../../policy/reasons.js';
+import { parseRequest, type Arrival } from '../pipeline/parse-request.js';
+import { authorize, type AuthorizeDeps } from '../pipeline/authorize.js';
+import { decide, type Verdict } from '../pipeline/decide.js';
+import { decisionReceipt, outcomeReceipt, type ReceiptSink } from '../pipeline/record.js';
+import type { DestinationResolver } from '../pipeline/resolve-destination.js';
+import type { Forwarder } from '../pipeline/forward.js';
+import type { ReplayPort } from '../pipeline/ports.js';
+import { announceDecision } from '../observe/announce-decision.js';
+import { blockedResponse, send, upstreamFailureResponse } from '../wire/respond.js';
+import type { GateMetrics } from '../observe/metrics.js';
+import type { Logger } from '../observe/logger.js';
 
 export interface PipelineDeps extends AuthorizeDeps {
   config: GateConfig;

@@ -11,7 +11,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { normalizeHost, type LeafIssuer } from '../certs/leaf-issuer.js';
+import { normalizeHost, type LeafIssuer } from '../../certs/leaf-issuer.js';
 
 export type SniffResult =
   | { kind: 'tls'; socket: tls.TLSSocket }

@@ -16,12 +16,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { compilePolicy } from '../policy/compile-policy.js';
-import { ConfigError } from '../policy/config-error.js';
-import { loadRouteMaps } from '../policy/load-route-maps.js';
-import { parseRouteMap } from '../policy/parse-route-map.js';
-import type { CompiledPolicy, GateConfig } from '../policy/types.js';
-import { BundleError, BundleFetcher, readBundleKeys } from './bundle-source.js';
+import { compilePolicy } from '../../policy/compile-policy.js';
+import { ConfigError } from '../../policy/config-error.js';
+import { loadRouteMaps } from '../../policy/load-route-maps.js';
+import { parseRouteMap } from '../../policy/parse-route-map.js';
+import type { CompiledPolicy, GateConfig } from '../../policy/types.js';
+import { BundleError, BundleFetcher, readBundleKeys } from './bundle-fetcher.js';
 
 export interface PolicyStatus {
   /** `files` or `bundle` (a remote signed bundle). */

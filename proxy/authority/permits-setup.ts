@@ -4,13 +4,13 @@
  * jtis survive a restart (SPEC §5).
  */
 import { readFile } from 'node:fs/promises';
-import { createPermitChecker, type PermitChecker } from '../policy/permits/check-permit.js';
-import { createIssuerKeys, type IssuerKeyResolver } from '../policy/permits/issuer-keys.js';
-import { MemoryReplayStore } from '../policy/permits/memory-replay-store.js';
-import type { ReplayStore, SpentEntry } from '../policy/permits/replay-store.js';
-import type { GateConfig } from '../policy/types.js';
-import type { Logger } from './logger.js';
-import { readReceiptPayloads } from './receipts/receipt-files.js';
+import { createPermitChecker, type PermitChecker } from '../../policy/permits/check-permit.js';
+import { createIssuerKeys, type IssuerKeyResolver } from '../../policy/permits/issuer-keys.js';
+import { MemoryReplayStore } from '../../policy/permits/memory-replay-store.js';
+import type { ReplayStore, SpentEntry } from '../../policy/permits/replay-store.js';
+import type { GateConfig } from '../../policy/types.js';
+import type { Logger } from '../observe/logger.js';
+import { readReceiptPayloads } from '../../receipts/receipt-files.js';
 
 export interface PermitParts {
   checker: PermitChecker;
@@ -59,7 +59,7 @@ export async function setUpPermits(config: GateConfig, o: PermitSetupOptions): P
       if (o.receiptsDir) await replay.rebuild?.(await spentFromReceipts(o.receiptsDir, Math.floor(o.clock() / 1000)));
     } else {
       // ioredis is loaded only by gates that use it.
-      const { RedisReplayStore } = await import('../policy/permits/redis-replay-store.js');
+      const { RedisReplayStore } = await import('../../policy/permits/redis-replay-store.js');
       const redis = new RedisReplayStore(config.permits.replay, { clock: o.clock, graceS, onError: (e) => o.log.warn({ err: e.message }, 'replay store (redis) error') });
       if (!(await redis.init())) o.log.warn('replay store (redis) not reachable at start: single-use routes answer SILENCE REPLAY_STORE_UNAVAILABLE');
       replay = redis;

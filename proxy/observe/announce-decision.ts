@@ -4,7 +4,7 @@
  * canonical `egress.decision` line: PERMITs that were enforced at info, everything else at
  * warn, always with the receipt id (null only for RECEIPT_UNAVAILABLE).
  */
-import type { Decision } from '../policy/types.js';
+import type { Decision } from '../../policy/types.js';
 import type { Logger } from './logger.js';
 import type { GateMetrics } from './metrics.js';
 

@@ -7,13 +7,13 @@
  * itself could not be written. The connection is closed after the answer.
  */
 import type { Duplex } from 'node:stream';
-import type { Decision, GateConfig } from '../policy/types.js';
-import { announceDecision } from './announce-decision.js';
-import { writeRaw } from './handle-connect.js';
-import type { Logger } from './logger.js';
-import type { GateMetrics } from './metrics.js';
-import { decisionReceipt, type ReceiptSink } from './pipeline/record.js';
-import { blockedResponse } from './respond.js';
+import type { Decision, GateConfig } from '../../policy/types.js';
+import { announceDecision } from '../observe/announce-decision.js';
+import { writeRaw } from './connect-handler.js';
+import type { Logger } from '../observe/logger.js';
+import type { GateMetrics } from '../observe/metrics.js';
+import { decisionReceipt, type ReceiptSink } from '../pipeline/record.js';
+import { blockedResponse } from '../wire/respond.js';
 
 export interface MalformedDeps {
   config: GateConfig;

@@ -14,16 +14,16 @@ import http, { type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { type SecureContext } from 'node:tls';
-import { upstreamSecureContext } from '../certs/upstream-trust.js';
-import type { NormalizedRequest } from '../policy/types.js';
-import type { Arrival } from './pipeline/parse-request.js';
-import { hostHeader, upstreamHeaders } from './pipeline/forward.js';
-import type { Outcome, Recorded, RequestPipeline } from './handle-request.js';
-import type { DestinationResolver } from './pipeline/resolve-destination.js';
-import { blockedResponse, upstreamFailureResponse } from './respond.js';
-import { writeRaw } from './handle-connect.js';
-import type { Splices } from './splice.js';
-import type { Logger } from './logger.js';
+import { upstreamSecureContext } from '../../certs/upstream-trust.js';
+import type { NormalizedRequest } from '../../policy/types.js';
+import type { Arrival } from '../pipeline/parse-request.js';
+import { hostHeader, upstreamHeaders } from '../pipeline/forward.js';
+import type { Outcome, Recorded, RequestPipeline } from './request-handler.js';
+import type { DestinationResolver } from '../pipeline/resolve-destination.js';
+import { blockedResponse, upstreamFailureResponse } from '../wire/respond.js';
+import { writeRaw } from './connect-handler.js';
+import type { Splices } from '../wire/splices.js';
+import type { Logger } from '../observe/logger.js';
 
 export interface UpgradeDeps {
   pipeline: RequestPipeline;

@@ -5,8 +5,8 @@
  */
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { decodeReceiptLine } from '../receipts/receipt-codec.js';
-import { tailReceiptLines, type TailedLine } from '../receipts/tail-receipts.js';
+import { decodeReceiptLine } from '../../receipts/receipt-codec.js';
+import { tailReceiptLines, type TailedLine } from '../../receipts/tail-receipts.js';
 import { UsageError, type Command } from './command.js';
 
 const usage = `usage: egress-gate receipts show [--follow] PATH…

@@ -14,12 +14,12 @@ import { loadConfig } from '../../policy/load-config.js';
 import { normalizeRequest } from '../../policy/normalize-request.js';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
 import type { Decision, GateConfig, NormalizedRequest } from '../../policy/types.js';
-import { authorize } from '../pipeline/authorize.js';
-import { decide, modeFor } from '../pipeline/decide.js';
-import { DestinationResolver } from '../pipeline/resolve-destination.js';
-import { isRemote, loadPolicy } from '../policy-source.js';
-import { setUpPermits } from '../permits-setup.js';
-import { createLogger } from '../logger.js';
+import { authorize } from '../../proxy/pipeline/authorize.js';
+import { decide, modeFor } from '../../proxy/pipeline/decide.js';
+import { DestinationResolver } from '../../proxy/pipeline/resolve-destination.js';
+import { isRemote, loadPolicy } from '../../proxy/authority/policy-source.js';
+import { setUpPermits } from '../../proxy/authority/permits-setup.js';
+import { createLogger } from '../../proxy/observe/logger.js';
 import { UsageError, type Command } from './command.js';
 
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('base64url');

@@ -10,8 +10,8 @@ import { ConfigError } from '../../policy/config-error.js';
 import { loadConfig } from '../../policy/load-config.js';
 import type { GateConfig } from '../../policy/types.js';
 import { devBanner, prepareDevDefault, type DevState } from '../dev-default.js';
-import { startGate } from '../gate.js';
-import { flushLogger } from '../logger.js';
+import { startGate } from '../../proxy/gate.js';
+import { flushLogger } from '../../proxy/observe/logger.js';
 import type { Command } from './command.js';
 
 function packageVersion(): string | undefined {

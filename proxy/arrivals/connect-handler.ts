@@ -8,19 +8,19 @@
 import net from 'node:net';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { LeafIssuer } from '../certs/leaf-issuer.js';
-import { parseConnectAuthority } from '../policy/normalize-request.js';
-import { decisionOf, type Reason } from '../policy/reasons.js';
-import type { CompiledPolicy, Decision, NormalizedRequest, Route } from '../policy/types.js';
-import { authorize } from './pipeline/authorize.js';
-import { decide, type Verdict } from './pipeline/decide.js';
-import { decisionReceipt, outcomeReceipt } from './pipeline/record.js';
-import type { PipelineDeps } from './handle-request.js';
-import { blockedResponse, upstreamFailureResponse, type BlockedResponse } from './respond.js';
-import { announceDecision } from './announce-decision.js';
-import type { Splices } from './splice.js';
-import { serveOn, sniffAndTerminate } from './tls-intercept.js';
-import type { Arrival } from './pipeline/parse-request.js';
+import type { LeafIssuer } from '../../certs/leaf-issuer.js';
+import { parseConnectAuthority } from '../../policy/normalize-request.js';
+import { decisionOf, type Reason } from '../../policy/reasons.js';
+import type { CompiledPolicy, Decision, NormalizedRequest, Route } from '../../policy/types.js';
+import { authorize } from '../pipeline/authorize.js';
+import { decide, type Verdict } from '../pipeline/decide.js';
+import { decisionReceipt, outcomeReceipt } from '../pipeline/record.js';
+import type { PipelineDeps } from './request-handler.js';
+import { blockedResponse, upstreamFailureResponse, type BlockedResponse } from '../wire/respond.js';
+import { announceDecision } from '../observe/announce-decision.js';
+import type { Splices } from '../wire/splices.js';
+import { serveOn, sniffAndTerminate } from './terminate-tls.js';
+import type { Arrival } from '../pipeline/parse-request.js';
 
 export interface ConnectDeps extends PipelineDeps {
   leafs?: LeafIssuer;

@@ -4,8 +4,8 @@
  * After 5 failures in a row the client fails fast for 1 s, then lets one trial through.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { upstreamSecureContext } from '../certs/upstream-trust.js';
-import type { DeciderAnswer, DeciderInput, DeciderPort } from './pipeline/ports.js';
+import { upstreamSecureContext } from '../../certs/upstream-trust.js';
+import type { DeciderAnswer, DeciderInput, DeciderPort } from '../pipeline/ports.js';
 
 const FAILURES_TO_OPEN = 5;
 const OPEN_MS = 1000;

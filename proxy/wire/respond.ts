@@ -3,8 +3,8 @@
  * and the Egress-* headers. Nothing else in the gate writes a blocked response.
  */
 import type { ServerResponse } from 'node:http';
-import type { Decision } from '../policy/types.js';
-import type { Reason } from '../policy/reasons.js';
+import type { Decision } from '../../policy/types.js';
+import type { Reason } from '../../policy/reasons.js';
 
 const TITLES: Partial<Record<Reason, string>> = {
   ROUTE_UNMATCHED: 'No route matches this request',

@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { ConfigError } from '../policy/config-error.js';
-import { upstreamSecureContext } from '../certs/upstream-trust.js';
+import { ConfigError } from '../../policy/config-error.js';
+import { upstreamSecureContext } from '../../certs/upstream-trust.js';
 
 /** Algorithms a bundle may be signed with (never `none`, never HMAC). */
 export const BUNDLE_ALGORITHMS = ['EdDSA', 'ES256'] as const;
