@@ -1,29 +1,39 @@
 /**
- * The composition root: builds every part of a running gate from a validated config and
- * wires them. It contains no policy; the request path lives in handle-request/handle-connect.
+ * The composition root: builds every part of a running gate from a validated config and wires
+ * them, in the order a request meets them. It contains no policy and no request handling:
+ * arrivals/ takes requests in, pipeline/ decides and records them, wire/ answers and splices,
+ * authority/ holds what decisions are made with, observe/ and lifecycle/ the rest.
  */
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { loadCa } from '../certs/ca.js';
-import { createLeafIssuer, type LeafIssuer } from '../certs/leaf-issuer.js';
+import { createLeafIssuer } from '../certs/leaf-issuer.js';
 import type { CompiledPolicy, GateConfig } from '../policy/types.js';
-import { createAdminServer } from './observe/admin-server.js';
-import { refuseMalformed } from './arrivals/refuse-malformed.js';
-import { DeciderClient } from './authority/decider-client.js';
-import { ConnectHandler } from './arrivals/connect-handler.js';
-import { UpgradeHandler } from './arrivals/upgrade-handler.js';
-import { Splices } from './wire/splices.js';
-import { RequestPipeline, type PipelineDeps } from './arrivals/request-handler.js';
-import { createLogger, type Logger } from './observe/logger.js';
-import { createMetrics, type GateMetrics } from './observe/metrics.js';
-import { PauseGate } from './pipeline/authorize.js';
-import { Forwarder } from './pipeline/forward.js';
-import type { Arrival } from './pipeline/parse-request.js';
-import { DestinationResolver, type LookupFn } from './pipeline/resolve-destination.js';
-import { PolicySource } from './authority/policy-source.js';
 import { createReceiptSigner } from '../receipts/receipt-codec.js';
 import { ReceiptLog } from '../receipts/receipt-log.js';
-import { setUpPermits, type PermitParts } from './authority/permits-setup.js';
+import { ConnectHandler } from './arrivals/connect-handler.js';
+import { Interception } from './arrivals/interception.js';
+import { refuseMalformed } from './arrivals/refuse-malformed.js';
+import { RequestHandler } from './arrivals/request-handler.js';
+import { UpgradeHandler } from './arrivals/upgrade-handler.js';
+import { DeciderClient } from './authority/decider-client.js';
+import { PauseGate } from './authority/pause-gate.js';
+import { setUpPermits } from './authority/permits-setup.js';
+import { PolicySource } from './authority/policy-source.js';
+import { InFlight } from './lifecycle/in-flight.js';
+import { agentServerOptions, guardAgentServer, listen } from './lifecycle/listeners.js';
+import { readinessOf } from './lifecycle/readiness.js';
+import { createAdminServer } from './observe/admin-server.js';
+import { createLogger, type Logger } from './observe/logger.js';
+import { createMetrics, type GateMetrics } from './observe/metrics.js';
+import { showReportMode } from './observe/report-mode.js';
+import { DecisionChain } from './pipeline/decision-chain.js';
+import { Forwarder } from './pipeline/forward.js';
+import type { Arrival } from './pipeline/parse-request.js';
+import { Recorder } from './pipeline/record.js';
+import { DestinationResolver, type LookupFn } from './pipeline/resolve-destination.js';
+import { gateOwnHeaders } from './wire/headers.js';
+import { Splices } from './wire/splices.js';
 
 export interface GateOptions {
   log?: Logger;
@@ -47,25 +57,17 @@ export interface RunningGate {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Largest header block accepted: a 100 KB permit must reach the permit check (PERMIT_MALFORMED), not die in the parser. */
-const MAX_HEADER_BYTES = 256 * 1024;
 /** Requests `on_silence: pause` may hold at once; beyond it they end SILENCE at once. */
 const PAUSE_MAX_HELD = 256;
-/** A whole request (headers and body) must arrive within this; header_timeout cuts slow headers sooner. */
-const REQUEST_TIMEOUT_MS = 5 * 60_000;
-
-function listen(server: http.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
-}
+/** After the drain grace, how long ended tunnels and WebSockets get to write their outcomes. */
+const SPLICE_END_GRACE_MS = 1000;
 
 export async function startGate(config: GateConfig, opts: GateOptions = {}): Promise<RunningGate> {
   const log = opts.log ?? createLogger();
   const clock = opts.clock ?? Date.now;
   const metrics = createMetrics();
 
+  // Evidence first: nothing is decided before the receipt log is open.
   const signer = createReceiptSigner(JSON.parse(await readFile(config.receipts.key, 'utf8')));
   const receipts = await ReceiptLog.open({
     dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes,
@@ -73,6 +75,7 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   });
   await receipts.append({ kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, mode: config.gate.mode });
 
+  // Authority: route maps, permits, decider.
   const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
   const policy = new PolicySource({
     config, clock, upstreamCa,
@@ -82,120 +85,63 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
       metrics.reloads.inc({ result: 'applied' });
       log.info({ version: p.version, digest: p.digest, routes: p.routes.length }, 'route maps in effect');
       for (const w of p.warnings) log.warn({ warning: w }, 'route-map warning');
-      showReportMode(p);
+      showReportMode({ metrics, log }, config.gate.mode, p);
       await receipts.append({ kind: 'lifecycle', event: 'policy', version: p.version, digest: p.digest }).catch((e) => log.error({ err: (e as Error).message }, 'policy receipt could not be written'));
     },
     onRefused: (error) => { metrics.reloads.inc({ result: 'refused' }); log.error({ error }, 'route-map reload refused; the last good version stays'); },
     onUnreachable: (error) => log.warn({ error, max_stale_ms: config.policy.maxStaleMs }, 'route-map bundle unreachable; the last good version serves until max_stale'),
   });
-  // Report mode is shown in metrics (egress_gate_report_mode) and readiness, and warned at start.
-  const reportRoutes = (p: CompiledPolicy | undefined) => (p?.routes ?? []).filter((r) => r.mode === 'report' && !r.mustEnforce);
-  function showReportMode(p: CompiledPolicy): void {
-    metrics.reportMode.reset();
-    if (config.gate.mode === 'report') metrics.reportMode.set({ scope: 'gate', surface: '', action: '' }, 1);
-    for (const r of reportRoutes(p)) {
-      metrics.reportMode.set({ scope: 'route', surface: r.surface, action: r.action }, 1);
-      log.warn({ surface: r.surface, action: r.action }, 'route in report mode: its decisions are recorded but NOT enforced');
-    }
-  }
-  if (config.gate.mode === 'report') metrics.reportMode.set({ scope: 'gate', surface: '', action: '' }, 1);
+  showReportMode({ metrics, log }, config.gate.mode, undefined);
   metrics.setStaleSource(() => policy.staleSeconds());
   if (!(await policy.start())) log.error({ source: config.policy.routes[0] }, 'no route maps could be loaded: every request is SILENCE POLICY_UNAVAILABLE until the bundle is fetched');
   await policy.watch();
-
-  const permits: PermitParts = await setUpPermits(config, { clock, log, receiptsDir: config.receipts.dir });
-
-  let leafs: LeafIssuer | undefined;
-  if (config.tls.caCert && config.tls.caKey) leafs = createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey));
-
+  const permits = await setUpPermits(config, { clock, log, receiptsDir: config.receipts.dir });
   const decider = config.decider ? new DeciderClient({ url: config.decider.url, timeoutMs: config.decider.timeoutMs, ca: upstreamCa, clock }) : undefined;
-  const forwarder = new Forwarder({ upstreamTimeoutMs: config.limits.upstreamTimeoutMs, upstreamCa });
-  let ownPorts: number[] = [config.gate.listen.port, config.gate.admin.port];
-  const deps: PipelineDeps = {
-    config, gateId: config.gate.id, subject: config.gate.subject, clock, log, metrics,
-    policy: () => policy.policy, receipts, resolver: new DestinationResolver(config.network, { lookup: opts.lookup, ownPorts: () => ownPorts }), forwarder,
-    permits: permits.checker, replay: permits.replay, decider, pause: new PauseGate(PAUSE_MAX_HELD, 200, clock),
-  };
-  const pipeline = new RequestPipeline(deps);
-  const arrivals = new WeakMap<object, Arrival>();
-  const headersTimeout = config.limits.headerTimeoutMs;
-  const serverOpts: http.ServerOptions = {
-    maxHeaderSize: MAX_HEADER_BYTES, headersTimeout, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout), keepAliveTimeout: 30_000,
-    // A missing Host is refused by parseRequest (problem+json, receipt), not by Node's bare 400.
-    requireHostHeader: false,
-    // Node checks both timeouts on this tick (default 30 s): keep it well under header_timeout.
-    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
-  };
-  const proxyArrival: Arrival = { scheme: 'http' };
-  const onInner = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const arrival = arrivals.get(req.socket);
-    if (!arrival) { res.destroy(); return; }
-    void tracked(pipeline.handle(req, res, arrival));
-  };
-  const inner = { https: http.createServer(serverOpts, onInner), http: http.createServer(serverOpts, onInner) };
-  const splices = new Splices();
-  const connect = new ConnectHandler({ ...deps, leafs, inner, arrivals, splices });
-  const upgrades = new UpgradeHandler({ pipeline, resolver: deps.resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
-  const onInnerUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
-    const arrival = arrivals.get(req.socket);
-    if (!arrival) { socket.destroy(); return; }
-    void tracked(upgrades.handle(req, socket, head, arrival));
-  };
-  inner.https.on('upgrade', onInnerUpgrade);
-  inner.http.on('upgrade', onInnerUpgrade);
-  // An `Expect` other than 100-continue is an end-to-end header: the request is decided and,
-  // if permitted, forwarded with it, instead of Node's bare 417 without a receipt.
-  inner.https.on('checkExpectation', onInner);
-  inner.http.on('checkExpectation', onInner);
 
-  // In flight = a pipeline run not yet finished, outcome receipt included: the drain at stop
-  // waits for these, so `stop` is written after every receipt of a drained request.
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  const tracked = (run: Promise<void>): Promise<void> => {
-    inFlight++;
-    return run.finally(() => { inFlight--; if (inFlight === 0) drained?.(); });
+  // The pipeline: the one chain, the record stage, and the forwarder.
+  let ownPorts: number[] = [config.gate.listen.port, config.gate.admin.port];
+  const resolver = new DestinationResolver(config.network, { lookup: opts.lookup, ownPorts: () => ownPorts });
+  const chain = new DecisionChain({
+    config, gateId: config.gate.id, subject: config.gate.subject, clock, log, policy: () => policy.policy, resolver,
+    permits: permits.checker, replay: permits.replay, decider, pause: new PauseGate(PAUSE_MAX_HELD, 200, clock),
+  });
+  const recorder = new Recorder({ config, receipts, replay: permits.replay, metrics, log });
+  const drop = gateOwnHeaders(config.permits.header);
+  const forwarder = new Forwarder({ upstreamTimeoutMs: config.limits.upstreamTimeoutMs, upstreamCa, drop });
+  const splices = new Splices();
+
+  // Arrivals: requests, upgrades, CONNECT and interception, parser refusals.
+  const inFlight = new InFlight();
+  const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics });
+  const upgrades = new UpgradeHandler({ chain, recorder, drop, resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  const handlers = {
+    request: (req: http.IncomingMessage, res: http.ServerResponse, arrival: Arrival) => { void inFlight.track(requests.handle(req, res, arrival)); },
+    upgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, arrival: Arrival) => { void inFlight.track(upgrades.handle(req, socket, head, arrival)); },
   };
-  const onProxyRequest = (req: http.IncomingMessage, res: http.ServerResponse) => { void tracked(pipeline.handle(req, res, proxyArrival)); };
-  const proxy = http.createServer(serverOpts, onProxyRequest);
+  const serverOptions = agentServerOptions(config);
+  const interception = config.tls.caCert && config.tls.caKey
+    ? new Interception(createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey)), serverOptions, handlers, config.limits.headerTimeoutMs)
+    : undefined;
+  const connect = new ConnectHandler({ chain, recorder, resolver, interception, splices, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  const proxyArrival: Arrival = { scheme: 'http' };
+  const onProxyRequest = (req: http.IncomingMessage, res: http.ServerResponse) => handlers.request(req, res, proxyArrival);
+  const proxy = http.createServer(serverOptions, onProxyRequest);
   proxy.on('checkExpectation', onProxyRequest);
   // Tracked: a tunnel's run ends with its outcome receipt (an intercepted CONNECT's right after the hand-off).
-  proxy.on('connect', (req, socket, head) => { void tracked(connect.handle(req, socket, head)); });
-  proxy.on('upgrade', (req, socket, head) => { void tracked(upgrades.handle(req, socket, head, proxyArrival)); });
-  // One refusal per connection: the client's close after our answer raises a second parser
-  // error (HPE_INVALID_EOF_STATE) that is not a second malformed request.
-  const onClientError = refuseMalformed({ config, receipts, metrics, log });
-  for (const s of [proxy, inner.https, inner.http]) {
-    s.on('clientError', onClientError);
-    // No count limit in Node's parser: Node 20 silently drops lines past it (a second Host or
-    // permit could hide there) and Node 24 refuses with 431. The header block is bounded by
-    // maxHeaderSize, and parse-request refuses more than MAX_HEADER_LINES lines with a receipt.
-    s.maxHeadersCount = 0;
-  }
+  proxy.on('connect', (req, socket, head) => { void inFlight.track(connect.handle(req, socket, head)); });
+  proxy.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket, head, proxyArrival));
+  const onClientError = refuseMalformed({ recorder, metrics, log });
+  for (const s of [proxy, ...(interception ? [interception.servers.https, interception.servers.http] : [])]) guardAgentServer(s, onClientError);
 
   const admin = createAdminServer({
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     head: () => (receipts.lastSeq >= 0 ? receipts.head() : undefined),
-    readiness: () => {
-      const ps = policy.status();
-      const keysReady = permits.ready();
-      // A refused reload does not make the gate unready while the last good version is fresh; the body names it.
-      const ready = ps.fresh && keysReady && receipts.writable;
-      return {
-        ready, mode: config.gate.mode,
-        report: { gate: config.gate.mode === 'report', routes: reportRoutes(policy.policy).map((r) => `${r.surface}/${r.action}`) },
-        policy: { ...ps, ready: ps.fresh },
-        keys: { ready: keysReady },
-        receipts: { writable: receipts.writable },
-      };
-    },
+    readiness: readinessOf({ config, policy, keysReady: () => permits.ready(), receiptsWritable: () => receipts.writable }),
   });
 
-  await listen(proxy, config.gate.listen.host, config.gate.listen.port);
-  await listen(admin, config.gate.admin.host, config.gate.admin.port);
   // The resolver refuses these as destinations, so the admin port is never reachable through the proxy.
-  ownPorts = [proxy, admin].map((s) => (s.address() as import('node:net').AddressInfo).port);
+  ownPorts = [await listen(proxy, config.gate.listen.host, config.gate.listen.port), await listen(admin, config.gate.admin.host, config.gate.admin.port)];
   if (config.gate.mode === 'report') log.warn('gate-wide report mode: decisions are recorded but NOT enforced (receipts say enforced: false)');
 
   let stopping: Promise<void> | undefined;
@@ -207,15 +153,13 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
         policy.close();
         proxy.close();
         proxy.closeIdleConnections();
-        if (inFlight > 0) {
-          await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise((r) => setTimeout(r, graceMs))]);
-        }
+        await inFlight.drained(graceMs);
         // Tunnels and WebSockets still open after the grace are ended; their outcome receipts follow at once.
         splices.closeAll();
-        if (inFlight > 0) await Promise.race([new Promise<void>((r) => { drained = r; }), new Promise((r) => setTimeout(r, 1000))]);
+        await inFlight.drained(SPLICE_END_GRACE_MS);
         proxy.closeAllConnections();
         try {
-          await receipts.close({ kind: 'lifecycle', event: 'stop', in_flight: inFlight });
+          await receipts.close({ kind: 'lifecycle', event: 'stop', in_flight: inFlight.size });
         } finally {
           admin.close();
           admin.closeAllConnections();

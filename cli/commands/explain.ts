@@ -1,8 +1,8 @@
 /**
- * `egress-gate explain` — simulates one request offline through the same stages the gate
- * runs (normalize, match, destination check for IP literals, authorize, decide) and prints
- * what happened as JSON. It spends no permit, writes no receipt, asks no decider and makes no
- * DNS query. Exit 0 whatever the decision.
+ * `egress-gate explain` — simulates one request offline through the gate's own decision chain
+ * (pipeline/decision-chain.ts: normalize, match, destination check for IP literals, body,
+ * authorize, decide) and prints what happened as JSON. It spends no permit, writes no
+ * receipt, asks no decider and makes no DNS query. Exit 0 whatever the decision.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,12 +11,13 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../../policy/config-error.js';
 import { loadConfig } from '../../policy/load-config.js';
-import { normalizeRequest } from '../../policy/normalize-request.js';
-import { decisionOf, type Reason } from '../../policy/reasons.js';
-import type { Decision, GateConfig, NormalizedRequest } from '../../policy/types.js';
-import { authorize } from '../../proxy/pipeline/authorize.js';
-import { decide, modeFor } from '../../proxy/pipeline/decide.js';
-import { DestinationResolver } from '../../proxy/pipeline/resolve-destination.js';
+import { parseConnectAuthority } from '../../policy/normalize-request.js';
+import type { GateConfig } from '../../policy/types.js';
+import { modeFor } from '../../proxy/pipeline/decide.js';
+import { DecisionChain } from '../../proxy/pipeline/decision-chain.js';
+import type { Arrival, RequestHead } from '../../proxy/pipeline/parse-request.js';
+import { bufferBody } from '../../proxy/pipeline/read-body.js';
+import { OfflineResolver } from '../../proxy/pipeline/resolve-destination.js';
 import { isRemote, loadPolicy } from '../../proxy/authority/policy-source.js';
 import { setUpPermits } from '../../proxy/authority/permits-setup.js';
 import { createLogger } from '../../proxy/observe/logger.js';
@@ -69,12 +70,24 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
       headers.set(k, [...(headers.get(k) ?? []), h.slice(i + 1).trim()]);
     }
     const body = values.body !== undefined ? await readFile(values.body) : undefined;
-    const token = values.permit ?? headers.get(config.permits.header.toLowerCase())?.[0];
+    // --permit is the permit header a client would send (it wins over one given with --header).
+    if (values.permit !== undefined) headers.set(config.permits.header.toLowerCase(), [values.permit]);
     const checks: { check: string; result: string }[] = [];
-    const out: Record<string, unknown> = { input: { method, url } };
-    const finish = (d: Decision, req?: NormalizedRequest) => {
-      const v = decide(d, config.gate.mode);
-      Object.assign(out, {
+    const permits = await setUpPermits(config, { clock: Date.now, log: createLogger({ level: 'silent' }), offline: true });
+    try {
+      const chain = new DecisionChain({
+        config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now, permits: permits.checker,
+        policy: () => policy, resolver: new OfflineResolver(config.network), log: createLogger({ level: 'silent' }),
+        decider: { ask: async () => ({ decision: 'SILENCE', reason: 'DECIDER_ERROR', detail: 'explain runs offline and does not ask the decider' }) },
+        trace: (check, result) => checks.push({ check, result }), dryRun: true,
+      });
+      const { head, arrival } = requestHead(method, url, headers);
+      const { attempt: a, verdict: v } = await chain.decideRequest({ head, arrival, body: bufferBody(body) });
+      const d = v.decision;
+      if (a.route?.singleUse && d.decision === 'PERMIT' && d.permit) checks.push({ check: 'single_use', result: 'not spent (explain); the gate would spend this jti' });
+      const req = a.request;
+      const out = {
+        input: { method, url },
         request: req ? { ...req, query: req.query === null ? null : { sha256: sha256(req.query) } } : null,
         route: d.route ? { surface: d.route.surface, action: d.route.action, authorize: d.route.authorize, single_use: d.route.singleUse, bind_body: d.route.bindBody, bind_query: d.route.bindQuery, tunnel: d.route.tunnel, mode: modeFor(d.route, config.gate.mode), where: `${d.route.where.file}:${d.route.where.line}:${d.route.where.col}` } : null,
         policy: { version: policy.version, digest: policy.digest },
@@ -83,52 +96,31 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
         enforced: v.enforced, would_forward: v.forward,
         permit: d.permit ? { iss: d.permit.iss, kid: d.permit.kid, jti: d.permit.jti, exp: d.permit.exp, txn: d.permit.txn } : null,
         exception: d.exception ?? null,
-      });
+      };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return 0;
-    };
-    const make = (reason: Reason, detail: string): Decision => ({ decision: decisionOf(reason), reason, detail });
-
-    let req: NormalizedRequest;
-    try {
-      req = normalizeRequest({ method, target: url, hostHeader: headers.get('host')?.[0] });
-      checks.push({ check: 'normalize', result: 'ok' });
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'REQUEST_INVALID') throw e;
-      checks.push({ check: 'normalize', result: (e as Error).message });
-      return finish(make('REQUEST_INVALID', (e as Error).message));
-    }
-    const route = policy.match(req);
-    if (!route) {
-      checks.push({ check: 'match', result: 'no route' });
-      return finish(make('ROUTE_UNMATCHED', `no route matches ${req.method} ${req.url}`), req);
-    }
-    checks.push({ check: 'match', result: `${route.surface}/${route.action}` });
-    if (req.hostIsIp) {
-      const dest = await new DestinationResolver(config.network).resolve(req);
-      checks.push({ check: 'destination', result: dest.ok ? 'allowed' : dest.detail });
-      if (!dest.ok && dest.private) return finish({ ...make('DESTINATION_PRIVATE', dest.detail), route, surface: route.surface, action: route.action }, req);
-    } else checks.push({ check: 'destination', result: 'not resolved offline' });
-    if (route.bindBody && body && body.length > config.limits.maxBoundBody) {
-      return finish({ ...make('BODY_TOO_LARGE', 'the body exceeds max_bound_body'), route, surface: route.surface, action: route.action }, req);
-    }
-    const permits = await setUpPermits(config, { clock: Date.now, log: createLogger({ level: 'silent' }), offline: true });
-    try {
-      const r = await authorize({
-        policy, route, request: req, token,
-        bodySha256: route.bindBody ? sha256(body ?? Buffer.alloc(0)) : undefined,
-        querySha256: req.query !== null ? sha256(req.query) : undefined,
-        idempotencyKey: headers.get('idempotency-key')?.[0],
-        dryRun: true,
-      }, {
-        gateId: config.gate.id, subject: config.gate.subject, permits: permits.checker, clock: Date.now,
-        decider: { ask: async () => ({ decision: 'SILENCE', reason: 'DECIDER_ERROR', detail: 'explain runs offline and does not ask the decider' }) },
-      });
-      checks.push({ check: 'authorize', result: `${route.authorize}: ${r.decision.reason}` });
-      if (route.singleUse && r.decision.decision === 'PERMIT' && r.decision.permit) checks.push({ check: 'single_use', result: 'not spent (explain); the gate would spend this jti' });
-      return finish(r.decision, req);
     } finally {
       await permits.close();
     }
   },
 };
+
+/**
+ * The request head a client would send for METHOD URL through the gate: an `http://` URL as
+ * an absolute-form request on the proxy port, an `https://` URL as a request inside an
+ * intercepted CONNECT to its host:port. A Host header is added from the URL unless given.
+ */
+export function requestHead(method: string, url: string, headers: ReadonlyMap<string, string[]>): { head: RequestHead; arrival: Arrival } {
+  const rawHeaders: string[] = [];
+  for (const [k, vs] of headers) for (const v of vs) rawHeaders.push(k, v);
+  const m = /^(https?):\/\/([^/?#]*)/i.exec(url);
+  if (m && !headers.has('host')) rawHeaders.push('host', m[2]!);
+  const head: RequestHead = { method, url, rawHeaders, httpVersion: '1.1' };
+  if (!m || m[1]!.toLowerCase() === 'http') return { head, arrival: { scheme: 'http' } };
+  try {
+    const auth = parseConnectAuthority(m[2]!.includes(':') && !m[2]!.endsWith(']') ? m[2]! : `${m[2]!}:443`);
+    return { head, arrival: { scheme: 'https', tunnel: { host: auth.host, port: auth.port } } };
+  } catch {
+    return { head, arrival: { scheme: 'http' } }; // the chain refuses the URL itself
+  }
+}

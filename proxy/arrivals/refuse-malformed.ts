@@ -7,21 +7,20 @@
  * itself could not be written. The connection is closed after the answer.
  */
 import type { Duplex } from 'node:stream';
-import type { Decision, GateConfig } from '../../policy/types.js';
-import { announceDecision } from '../observe/announce-decision.js';
-import { writeRaw } from './connect-handler.js';
+import type { Decision } from '../../policy/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { GateMetrics } from '../observe/metrics.js';
-import { decisionReceipt, type ReceiptSink } from '../pipeline/record.js';
+import type { Recorder } from '../pipeline/record.js';
 import { blockedResponse } from '../wire/respond.js';
+import { writeRaw } from '../wire/write-raw.js';
 
 export interface MalformedDeps {
-  config: GateConfig;
-  receipts: ReceiptSink;
+  recorder: Recorder;
   metrics: GateMetrics;
   log: Logger;
 }
 
+/** The 'clientError' handler of the gate's HTTP servers: one refusal (with its receipt) per connection. */
 export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   // A socket is answered once. While its answer waits for the receipt, the parser may report
   // the same bad input again as more of it arrives: ignored. After the answer, another error
@@ -45,16 +44,10 @@ export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoExceptio
       decision: 'DENY', reason: 'REQUEST_INVALID',
       detail: timedOut ? 'the request was not received in time' : `the HTTP parser refused the request (${err.code ?? 'error'})`,
     };
-    const verdict = { decision: d, enforced: true, forward: false };
-    deps.receipts.append(decisionReceipt({ subject: deps.config.gate.subject, verdict })).then(
-      ({ id }) => id,
-      (e: Error) => { deps.log.error({ err: e.message }, 'decision receipt could not be written'); return undefined; },
-    ).then((id) => {
-      if (id) deps.metrics.receipts.inc({ kind: 'decision' });
-      announceDecision(deps, d, true, id, { method: '', url: null });
+    deps.recorder.refusal(d).then((r) => {
       // A client that never finished its header block is told so (408), as HTTP servers do.
       answering.set(socket, 'answered');
-      writeRaw(socket, blockedResponse(d, id, timedOut ? 408 : undefined));
+      writeRaw(socket, blockedResponse(r.decision, r.receiptId, timedOut && r.receiptId ? 408 : undefined));
     }, () => socket.destroy());
   };
 }

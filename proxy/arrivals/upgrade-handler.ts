@@ -1,13 +1,12 @@
 /**
  * HTTP/1.1 Upgrade requests (WebSocket), on the proxy port or inside an intercepted CONNECT.
- * The upgrade request is decided by the same stages as any request
- * (RequestPipeline.decideAndRecord: parse → match → destination → authorize → decide →
- * record); only then is it sent to the checked address over a fresh connection, and on
- * `101` the two sockets are spliced untouched until either side closes.
+ * The upgrade request is decided by the one chain like any request and recorded; only then is
+ * it sent to the checked address over a fresh connection, and on `101` the two sockets are
+ * spliced untouched until either side closes.
  *
- * Invariant: nothing reaches the upstream before decideAndRecord returned a forward verdict
- * with a durable receipt id; a blocked upgrade gets respond.ts's problem+json answer and its
- * socket is closed. After the splice, bytes are not inspected: the authorization was for the
+ * Invariant: nothing reaches the upstream without the Clearance Recorder.decision issues for
+ * a durable, forwarded decision; a blocked upgrade gets respond.ts's problem+json answer and
+ * its socket is closed. After the splice, bytes are not inspected: the authorization was for the
  * upgraded connection as a whole, and the outcome receipt counts its bytes each way.
  */
 import http, { type IncomingMessage } from 'node:http';
@@ -16,17 +15,22 @@ import type { Duplex } from 'node:stream';
 import tls, { type SecureContext } from 'node:tls';
 import { upstreamSecureContext } from '../../certs/upstream-trust.js';
 import type { NormalizedRequest } from '../../policy/types.js';
+import type { DecisionChain } from '../pipeline/decision-chain.js';
 import type { Arrival } from '../pipeline/parse-request.js';
-import { hostHeader, upstreamHeaders } from '../pipeline/forward.js';
-import type { Outcome, Recorded, RequestPipeline } from './request-handler.js';
-import type { DestinationResolver } from '../pipeline/resolve-destination.js';
-import { blockedResponse, upstreamFailureResponse } from '../wire/respond.js';
-import { writeRaw } from './connect-handler.js';
-import type { Splices } from '../wire/splices.js';
+import type { Clearance, Outcome, Recorder } from '../pipeline/record.js';
+import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
 import type { Logger } from '../observe/logger.js';
+import { hostHeader, upstreamHeaders } from '../wire/headers.js';
+import { blockedResponse, egressHeaders, upstreamFailureResponse } from '../wire/respond.js';
+import type { Splices } from '../wire/splices.js';
+import { rawHead, writeRaw } from '../wire/write-raw.js';
+import { bodyOf } from './request-handler.js';
 
 export interface UpgradeDeps {
-  pipeline: RequestPipeline;
+  chain: DecisionChain;
+  recorder: Recorder;
+  /** The permit header and Proxy-Authorization (wire/headers.ts gateOwnHeaders). */
+  drop: ReadonlySet<string>;
   resolver: DestinationResolver;
   splices: Splices;
   /** Extra CAs (PEM) trusted for upstream TLS, on top of the system roots. */
@@ -48,39 +52,37 @@ export class UpgradeHandler {
   /** Handles one 'upgrade' event of an HTTP server. Never throws. */
   async handle(req: IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const rec = await this.deps.pipeline.decideAndRecord(req, arrival);
-    const { attempt: a, verdict: v, receiptId } = rec;
-    if (receiptId === undefined || !v.forward || !a.request) {
-      writeRaw(socket, blockedResponse(v.decision, receiptId));
+    const decided = await this.deps.chain.decideRequest({ head: req, arrival, body: bodyOf(req) });
+    const rec = await this.deps.recorder.decision(decided);
+    if (!rec.clearance) {
+      writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId));
       return;
     }
+    const c = rec.clearance;
     try {
-      await this.forward(req, socket, head, rec, a.request, receiptId);
+      await this.forward(req, socket, head, c);
     } catch (e) {
-      // Only reached after the decision receipt: the attempt still gets its outcome.
+      // Only reached after the decision entry: the attempt still gets its outcome.
       this.deps.log.error({ err: e }, 'exception forwarding an upgrade');
       socket.destroy();
-      await this.deps.pipeline.finish(a, receiptId, { status: null, bytesUp: 0, bytesDown: 0, error: `internal: ${(e as Error).message}` });
+      await this.deps.recorder.outcome(c, { status: null, bytesUp: 0, bytesDown: 0, error: `internal: ${(e as Error).message}` });
     }
   }
 
-  private async forward(req: IncomingMessage, socket: Duplex, head: Buffer, rec: Recorded, r: NormalizedRequest, receiptId: string): Promise<void> {
-    const { attempt: a, verdict: v } = rec;
-    const finish = (o: Outcome) => this.deps.pipeline.finish(a, receiptId, o);
-    let address = a.address;
-    if (!address) {
-      const again = await this.deps.resolver.resolve(r);
-      if (!again.ok) {
-        await finish({ status: null, bytesUp: 0, bytesDown: 0, error: again.detail });
-        writeRaw(socket, upstreamFailureResponse(v.decision, receiptId, false, again.detail));
-        return;
-      }
-      address = again.address;
+  private async forward(req: IncomingMessage, socket: Duplex, head: Buffer, c: Clearance): Promise<void> {
+    const { attempt: a, verdict: v, receiptId } = c;
+    const r: NormalizedRequest = a.request!;
+    const finish = (o: Outcome) => this.deps.recorder.outcome(c, o);
+    const dest = await connectAddress(this.deps.resolver, r, a.address);
+    if (!dest.ok) {
+      await finish({ status: null, bytesUp: 0, bytesDown: 0, error: dest.detail });
+      writeRaw(socket, upstreamFailureResponse(v.decision, receiptId, false, dest.detail));
+      return;
     }
-    const egress: string[] = ['egress-decision', v.decision.decision, 'egress-receipt', receiptId];
-    if (!v.enforced) egress.push('egress-enforced', 'false', 'egress-reason', v.decision.reason);
+    const address = dest.address;
+    const egress = egressHeaders(v, receiptId);
 
-    const headers = upstreamHeaders(req.rawHeaders, this.deps.pipeline.drop, a.credential ? { [a.credential.header]: a.credential.value } : undefined);
+    const headers = upstreamHeaders(req.rawHeaders, this.deps.drop, a.credential ? { [a.credential.header]: a.credential.value } : undefined);
     headers.push('host', hostHeader(r), 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade ?? ''));
     const t0 = process.hrtime.bigint();
     const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -122,8 +124,7 @@ export class UpgradeHandler {
       // The origin refused the upgrade: pass its answer on and close. The client's socket is
       // never read again, so no second request can slip past the pipeline on it.
       const res = answer.res;
-      const lines = [`HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}`, ...headerLines(res.rawHeaders), ...pairs(egress), 'connection: close', '', ''];
-      socket.write(lines.join('\r\n'));
+      socket.write(rawHead(res.statusCode ?? 502, [...originHeaders(res.rawHeaders), ...Object.entries(egress).flat(), 'connection', 'close'], res.statusMessage ?? ''));
       let bytesDown = 0;
       res.on('data', (c: Buffer) => { bytesDown += c.length; socket.write(c); });
       const error = await new Promise<string | undefined>((resolve) => {
@@ -136,24 +137,21 @@ export class UpgradeHandler {
       return;
     }
     const { res, upstream, upHead } = answer;
-    const lines = ['HTTP/1.1 101 Switching Protocols', ...headerLines(res.rawHeaders), 'connection: Upgrade', `upgrade: ${String(res.headers.upgrade ?? '')}`, ...pairs(egress), '', ''];
-    socket.write(lines.join('\r\n'));
-    const spliced = await this.deps.splices.splice(socket, upstream, head, upHead);
+    socket.write(rawHead(101, [...originHeaders(res.rawHeaders), 'connection', 'Upgrade', 'upgrade', String(res.headers.upgrade ?? ''), ...Object.entries(egress).flat()], 'Switching Protocols'));
+    const spliced = await this.deps.splices.splice(c, socket, upstream, head, upHead);
     await finish({ status: 101, ...spliced, durationMs: ms() });
   }
 }
 
 /**
- * `name: value` lines of an origin's answer without hop-by-hop headers, egress-* and
- * Content-Length: a refused upgrade's body is passed on decoded and delimited by the close.
+ * An origin's answer headers to an upgrade as a flat list, without hop-by-hop headers,
+ * egress-* and Content-Length: a refused upgrade's body is passed on decoded and delimited by
+ * the close; Connection/Upgrade are set anew for a 101. The same hop-by-hop rules as every
+ * forwarded message (wire/headers.ts).
  */
-function headerLines(raw: string[]): string[] {
-  // The same hop-by-hop rules as every forwarded message (forward.ts); Connection/Upgrade are set anew for a 101.
-  return pairs(upstreamHeaders(raw, ANSWER_DROP)).filter((l) => !/^egress-/i.test(l));
-}
-
-function pairs(flat: string[]): string[] {
+function originHeaders(raw: string[]): string[] {
+  const kept = upstreamHeaders(raw, ANSWER_DROP);
   const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push(`${flat[i]!}: ${flat[i + 1]!}`);
+  for (let i = 0; i < kept.length; i += 2) if (!/^egress-/i.test(kept[i]!)) out.push(kept[i]!, kept[i + 1]!);
   return out;
 }

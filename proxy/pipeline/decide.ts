@@ -3,7 +3,7 @@
  * default; report mode is the one declared exception, and it is never applied to a route
  * with `must_enforce`, nor to requests whose forwarding could not be sound whatever the mode.
  */
-import type { Decision, GateMode, Route } from '../../policy/types.js';
+import type { CompiledPolicy, Decision, GateMode, Route } from '../../policy/types.js';
 import type { Reason } from '../../policy/reasons.js';
 
 export interface Verdict {
@@ -40,4 +40,9 @@ export function decide(decision: Decision, gateMode: GateMode): Verdict {
   const mode = modeFor(decision.route, gateMode);
   if (mode === 'report' && !NEVER_FORWARDED.has(decision.reason)) return { decision, enforced: false, forward: true };
   return { decision, enforced: true, forward: decision.decision === 'PERMIT' };
+}
+
+/** Routes of `p` in report mode by their own `mode` (a `must_enforce` route never is). */
+export function reportRoutes(p: CompiledPolicy | undefined): Route[] {
+  return (p?.routes ?? []).filter((r) => r.mode === 'report' && !r.mustEnforce);
 }

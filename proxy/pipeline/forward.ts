@@ -1,8 +1,8 @@
 /**
- * Stage 6, forward: sends a decided request upstream with undici and streams the answer back.
- * Only the request handler calls forward(), and only after decide() said forward and the
- * decision receipt's append promise resolved — i.e. after the receipt is durable.
- * One pool per (origin, checked address): connections go to the address that was checked.
+ * Stage forward: sends a cleared request upstream with undici and streams the answer back.
+ * forward() takes a Clearance (record.ts), which exists only once the decision entry is
+ * durable and the verdict said forward. One pool per (origin, checked address): connections
+ * go to the address that was checked, never to a fresh lookup.
  */
 import type { SecureContext } from 'node:tls';
 import { Writable } from 'node:stream';
@@ -10,20 +10,15 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Pool } from 'undici';
 import { upstreamSecureContext } from '../../certs/upstream-trust.js';
 import type { NormalizedRequest } from '../../policy/types.js';
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own, never forwarded either way. */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
-  // Expect is met by the gate itself (Node answers 100-continue; any other expectation is
-  // decided like a request): undici cannot send it, and the body is sent whole anyway.
-  'expect',
-]);
+import { answerHeaders, hostHeader, upstreamHeaders } from '../wire/headers.js';
+import type { Clearance } from './record.js';
 
 export interface ForwarderOptions {
   upstreamTimeoutMs: number;
   /** Extra CAs (PEM) trusted for upstream TLS, on top of the system roots. */
   upstreamCa: string[];
+  /** Lowercased request headers never sent upstream besides the hop-by-hop ones: the permit header and Proxy-Authorization. */
+  drop: ReadonlySet<string>;
   connectionsPerOrigin?: number;
 }
 
@@ -34,8 +29,6 @@ export interface ForwardRequest {
   address: string;
   /** A body already buffered (bind_body); otherwise req is streamed. */
   body?: Buffer;
-  /** Lowercased header names to drop (the permit header). */
-  drop: ReadonlySet<string>;
   /** Headers to set, replacing what the agent sent (brokered credentials). */
   set?: Record<string, string>;
   /** Headers added to the answer (Egress-*). */
@@ -84,9 +77,10 @@ export class Forwarder {
     return p;
   }
 
-  async forward(f: ForwardRequest): Promise<ForwardResult> {
+  /** Sends `f` upstream under clearance `_cleared` (its proof of a durable decision entry). Never rejects. */
+  async forward(_cleared: Clearance, f: ForwardRequest): Promise<ForwardResult> {
     const { req, res, request } = f;
-    const headers = upstreamHeaders(req.rawHeaders, f.drop, f.set);
+    const headers = upstreamHeaders(req.rawHeaders, this.opts.drop, f.set);
     headers.push('host', hostHeader(request));
     let bytesUp = f.body ? f.body.length : 0;
     let body: Buffer | IncomingMessage | null = f.body ?? null;
@@ -146,41 +140,4 @@ function errorText(e: unknown): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.code ?? err.cause?.code;
   return `${code ? `${code}: ` : ''}${err.message ?? String(e)}`.slice(0, 300);
-}
-
-/** The Host header sent upstream for `r` (default port omitted). */
-export function hostHeader(r: NormalizedRequest): string {
-  const h = r.host.includes(':') ? `[${r.host}]` : r.host;
-  const def = r.scheme === 'https' ? 443 : 80;
-  return r.port === def ? h : `${h}:${r.port}`;
-}
-
-/** The request headers that go upstream, as a flat [name, value, …] list. */
-export function upstreamHeaders(raw: string[], drop: ReadonlySet<string>, set?: Record<string, string>): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
-  }
-  const replaced = new Set(Object.keys(set ?? {}).map((k) => k.toLowerCase()));
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k) || named.has(k) || drop.has(k) || replaced.has(k)) continue;
-    out.push(raw[i]!, raw[i + 1]!);
-  }
-  for (const [k, v] of Object.entries(set ?? {})) out.push(k, v);
-  return out;
-}
-
-function answerHeaders(up: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const named = new Set<string>();
-  const conn = up.connection;
-  if (typeof conn === 'string') for (const t of conn.split(',')) named.add(t.trim().toLowerCase());
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(up)) {
-    const lk = k.toLowerCase();
-    if (v === undefined || HOP_BY_HOP.has(lk) || named.has(lk) || lk.startsWith('egress-')) continue;
-    out[k] = v;
-  }
-  return out;
 }

@@ -5,7 +5,7 @@
  * upstream, can read the request differently than the gate did (SPEC §4).
  */
 import type { IncomingMessage } from 'node:http';
-import { normalizeRequest } from '../../policy/normalize-request.js';
+import { normalizeRequest, RequestInvalidError } from '../../policy/normalize-request.js';
 import type { NormalizedRequest } from '../../policy/types.js';
 
 /** Where a request arrived: the proxy port, or inside a CONNECT tunnel to host:port. */
@@ -14,6 +14,9 @@ export interface Arrival {
   /** The CONNECT authority, for requests inside a tunnel. */
   tunnel?: { host: string; port: number };
 }
+
+/** What parse reads of a request: its head. An IncomingMessage is one; explain builds its own. */
+export type RequestHead = Pick<IncomingMessage, 'method' | 'url' | 'rawHeaders' | 'httpVersion'>;
 
 export type Parsed =
   | { ok: true; request: NormalizedRequest; token?: string; idempotencyKey?: string; contentLength?: number; chunked: boolean }
@@ -34,7 +37,7 @@ function headerValues(raw: string[], name: string): string[] {
 }
 
 /** Parses and normalizes; never throws for bad input. `permitHeader` is lowercase. */
-export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeader: string): Parsed {
+export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: string): Parsed {
   const method = req.method ?? '';
   const raw = req.rawHeaders;
   if (raw.length / 2 > MAX_HEADER_LINES) return { ok: false, detail: `more than ${MAX_HEADER_LINES} header lines`, method };
@@ -71,7 +74,7 @@ export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeade
       hostHeader: hosts[0],
     });
   } catch (e) {
-    if ((e as { code?: string }).code === 'REQUEST_INVALID') return { ok: false, detail: (e as Error).message, method };
+    if (e instanceof RequestInvalidError) return { ok: false, detail: e.message, method };
     throw e;
   }
   if (arrival.tunnel && request.scheme !== arrival.scheme) {
@@ -90,6 +93,7 @@ export function parseRequest(req: IncomingMessage, arrival: Arrival, permitHeade
   };
 }
 
+/** `host:port`, with an IPv6 host in brackets. */
 export function formatAuthority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -1,6 +1,7 @@
 /**
- * The seams the pipeline is written against. Implementations live in policy/ (permits,
- * replay stores) and proxy/ (decider client); tests may pass their own.
+ * The seams the pipeline is written against. Implementations: the permit checker and replay
+ * stores in policy/permits/, the decider client and the pause gate in proxy/authority/; tests
+ * may pass their own.
  */
 import type { NormalizedRequest, PermitFacts, Route } from '../../policy/types.js';
 import type { Reason } from '../../policy/reasons.js';
@@ -45,4 +46,9 @@ export type DeciderAnswer =
 
 export interface DeciderPort {
   ask(input: DeciderInput): Promise<DeciderAnswer>;
+}
+
+export interface PausePort {
+  /** Re-asks `attempt` while the answer is SILENCE, for at most `maxMs`; returns the last answer. */
+  hold(maxMs: number, first: DeciderAnswer, attempt: () => Promise<DeciderAnswer>): Promise<DeciderAnswer>;
 }

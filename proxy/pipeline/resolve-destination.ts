@@ -82,3 +82,32 @@ export class DestinationResolver {
     return { ok: true, address, family };
   }
 }
+
+/**
+ * The address a cleared attempt connects to: the one checked when it was decided, or — when
+ * the name did not resolve then — a fresh resolution, checked the same way. Every path that
+ * opens an upstream connection (forward, tunnel route, upgrade) takes its address from here.
+ */
+export async function connectAddress(resolver: Pick<DestinationResolver, 'resolve'>, request: NormalizedRequest, checked: string | undefined): Promise<Resolution> {
+  if (checked !== undefined) return { ok: true, address: checked, family: checked.includes(':') ? 6 : 4 };
+  return resolver.resolve(request);
+}
+
+/**
+ * explain's resolver: no DNS query. IP literals and `network.hosts` entries are checked like
+ * the gate checks them; any other name is "not resolved offline" (neither allowed nor
+ * private, as for a name that does not resolve: authorization is still decided).
+ */
+export class OfflineResolver {
+  private readonly checker: DestinationResolver;
+  private readonly hosts: ReadonlySet<string>;
+  constructor(network: GateConfig['network']) {
+    this.checker = new DestinationResolver(network, { lookup: async () => { throw new Error('offline'); } });
+    this.hosts = new Set(Object.keys(network.hosts).map((k) => k.toLowerCase().replace(/\.$/, '')));
+  }
+
+  async resolve(req: NormalizedRequest): Promise<Resolution> {
+    if (!req.hostIsIp && !this.hosts.has(req.host)) return { ok: false, private: false, detail: 'not resolved offline' };
+    return this.checker.resolve(req);
+  }
+}

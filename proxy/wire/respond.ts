@@ -1,37 +1,17 @@
 /**
- * The one place that turns a decision into HTTP (SPEC §7): statuses, problem+json bodies
- * and the Egress-* headers. Nothing else in the gate writes a blocked response.
+ * The one place that decides what an answer says (SPEC §7): the status and problem+json of a
+ * blocked request, the upstream-failure answer after a PERMIT, and the Egress-* headers of
+ * every answer — forwarded, tunnelled, upgraded or blocked. Statuses and titles come from
+ * the reason registry (policy/reasons.ts); write-raw.ts puts raw answers on the wire.
  */
 import type { ServerResponse } from 'node:http';
 import type { Decision } from '../../policy/types.js';
-import type { Reason } from '../../policy/reasons.js';
-
-const TITLES: Partial<Record<Reason, string>> = {
-  ROUTE_UNMATCHED: 'No route matches this request',
-  ROUTE_DENY: 'The route denies this action',
-  PERMIT_MISSING: 'This action needs a permit',
-  REQUEST_INVALID: 'The request is malformed or ambiguous',
-  BODY_TOO_LARGE: 'The body is too large to bind to a permit',
-  PERMIT_IN_FLIGHT: 'Another attempt with this permit is in flight',
-  RECEIPT_UNAVAILABLE: 'The receipt log cannot be written',
-  INTERNAL_ERROR: 'The gate failed while deciding',
-  DECIDER_TIMEOUT: 'The decider did not answer in time',
-  DECIDER_ERROR: 'The decider could not be asked',
-  KEYS_UNAVAILABLE: 'No issuer keys are available',
-  POLICY_UNAVAILABLE: 'No fresh policy is available',
-  REPLAY_STORE_UNAVAILABLE: 'The replay store cannot be reached',
-  DESTINATION_PRIVATE: 'The destination is a private address',
-};
+import { REASONS } from '../../policy/reasons.js';
+import type { Verdict } from '../pipeline/decide.js';
 
 /** HTTP status for a blocked decision. */
-export function statusFor(d: Pick<Decision, 'decision' | 'reason'>): number {
-  if (d.decision === 'SILENCE') return 503;
-  switch (d.reason) {
-    case 'PERMIT_IN_FLIGHT': return 409;
-    case 'BODY_TOO_LARGE': return 413;
-    case 'REQUEST_INVALID': return 400;
-    default: return 403;
-  }
+export function statusFor(d: Pick<Decision, 'reason'>): number {
+  return REASONS[d.reason].status;
 }
 
 /** Seconds a client should wait before retrying a SILENCE. */
@@ -44,14 +24,19 @@ export interface BlockedResponse {
 }
 
 /**
- * Builds the blocked answer for a DENY or SILENCE decision. `receiptId` is absent only when no
- * receipt could be written. `status` overrides the table only for a client cut at
- * header_timeout (408), which HTTP clients understand better than a 400.
+ * The Egress-* headers of an answer the gate let through (forwarded, a tunnel's 200, a 101):
+ * the decision and its receipt, and under report mode `Egress-Enforced: false` with the
+ * reason that would have applied (SPEC §8).
  */
-export function blockedResponse(d: Decision, receiptId: string | undefined, status = statusFor(d)): BlockedResponse {
-  const problem: Record<string, unknown> = {
-    type: `urn:egress-gate:reason:${d.reason}`,
-    title: TITLES[d.reason] ?? d.reason.toLowerCase().replaceAll('_', ' '),
+export function egressHeaders(v: Pick<Verdict, 'decision' | 'enforced'>, receiptId: string): Record<string, string> {
+  const h: Record<string, string> = { 'egress-decision': v.decision.decision, 'egress-receipt': receiptId };
+  if (!v.enforced) { h['egress-enforced'] = 'false'; h['egress-reason'] = v.decision.reason; }
+  return h;
+}
+
+function problem(status: number, fields: Record<string, unknown>, d: Decision, receiptId: string | undefined): string {
+  return JSON.stringify({
+    ...fields,
     status,
     detail: d.detail,
     decision: d.decision,
@@ -59,8 +44,17 @@ export function blockedResponse(d: Decision, receiptId: string | undefined, stat
     ...(receiptId ? { receipt: receiptId } : {}),
     ...(d.surface ? { surface: d.surface } : {}),
     ...(d.action ? { action: d.action } : {}),
-  };
-  const body = JSON.stringify(problem);
+  });
+}
+
+/**
+ * Builds the blocked answer for a DENY or SILENCE decision. `receiptId` is absent only when no
+ * receipt could be written. `status` overrides the registry only for a client cut at
+ * header_timeout (408), which HTTP clients understand better than a 400.
+ */
+export function blockedResponse(d: Decision, receiptId: string | undefined, status = statusFor(d)): BlockedResponse {
+  const info = REASONS[d.reason];
+  const body = problem(status, { type: `urn:egress-gate:reason:${d.reason}`, title: info.title }, d, receiptId);
   const headers: Record<string, string> = {
     'content-type': 'application/problem+json',
     'content-length': String(Buffer.byteLength(body)),
@@ -76,13 +70,10 @@ export function blockedResponse(d: Decision, receiptId: string | undefined, stat
 /** An upstream failure after PERMIT: 502, or 504 on timeout (SPEC §7). */
 export function upstreamFailureResponse(d: Decision, receiptId: string, timedOut: boolean, detail: string): BlockedResponse {
   const status = timedOut ? 504 : 502;
-  const body = JSON.stringify({
+  const body = problem(status, {
     type: `urn:egress-gate:upstream:${timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR'}`,
     title: timedOut ? 'The upstream did not answer in time' : 'The upstream could not be reached',
-    status, detail, decision: d.decision, reason: d.reason, receipt: receiptId,
-    ...(d.surface ? { surface: d.surface } : {}),
-    ...(d.action ? { action: d.action } : {}),
-  });
+  }, { ...d, detail }, receiptId);
   return {
     status,
     headers: {

@@ -4,6 +4,7 @@
  * them: the decision was made, and recorded, before the first byte was copied.
  */
 import type { Duplex } from 'node:stream';
+import type { Clearance } from '../pipeline/record.js';
 
 export interface SpliceResult {
   /** Bytes from the client to the upstream. */
@@ -35,9 +36,10 @@ export class Splices {
   /**
    * Copies `client` ⇄ `upstream` until both are closed; resolves (never rejects) with the
    * byte counts. `clientHead`/`upstreamHead` are bytes already read from one side (by an
-   * HTTP parser) that belong to the other.
+   * HTTP parser) that belong to the other. Takes the attempt's Clearance (record.ts): only a
+   * durably recorded, forwarded decision is ever spliced.
    */
-  splice(client: Duplex, upstream: Duplex, clientHead: Buffer = Buffer.alloc(0), upstreamHead: Buffer = Buffer.alloc(0)): Promise<SpliceResult> {
+  splice(_cleared: Clearance, client: Duplex, upstream: Duplex, clientHead: Buffer = Buffer.alloc(0), upstreamHead: Buffer = Buffer.alloc(0)): Promise<SpliceResult> {
     const r: SpliceResult = { bytesUp: clientHead.length, bytesDown: upstreamHead.length };
     this.live.add(client);
     this.live.add(upstream);

@@ -14,7 +14,7 @@ import { createPermitChecker } from '../../policy/permits/check-permit.js';
 import { createIssuerKeys } from '../../policy/permits/issuer-keys.js';
 import { issuePermit } from '../../policy/permits/issue-permit.js';
 import { route } from '../unit/policy/route-factory.js';
-import { normalized, testKey, tmpDir, writeJwks } from '../unit/permits/permit-kit.js';
+import { normalized, testKey, tmpDir, writeJwks } from '../unit/policy/permits/permit-kit.js';
 
 const seconds = Number(process.argv[2] ?? 1);
 

@@ -15,10 +15,8 @@ import { stringify } from 'yaml';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'egress-gate.js');
-
-export function tmpDir(prefix = 'eg-it-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+export { genKey, tmpDir } from '../kit/keys.js';
+import { genKey, tmpDir } from '../kit/keys.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,19 +58,6 @@ export async function startOrigin(tlsOpts?: { key: string; cert: string }): Prom
     port, requests,
     byPath: (p) => requests.filter((r) => r.url === p || r.url.startsWith(`${p}?`)),
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
-
-/** An Ed25519 or P-256 key as private/public JWKs (DER round trip: see conformance lib on a Node 20 deadlock). */
-export function genKey(alg: 'EdDSA' | 'ES256' = 'EdDSA', kid = `k-${crypto.randomBytes(3).toString('hex')}`) {
-  const enc = { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } } as const;
-  const der = alg === 'EdDSA' ? crypto.generateKeyPairSync('ed25519', enc) : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256', ...enc });
-  const privateKey = crypto.createPrivateKey({ key: der.privateKey as unknown as Buffer, format: 'der', type: 'pkcs8' });
-  const publicKey = crypto.createPublicKey({ key: der.publicKey as unknown as Buffer, format: 'der', type: 'spki' });
-  return {
-    alg, kid, privateKey, publicKey,
-    privateJwk: { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' },
-    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' },
   };
 }
 

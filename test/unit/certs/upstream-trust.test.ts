@@ -10,8 +10,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import { upstreamCaList, upstreamSecureContext } from '../../../certs/upstream-trust.js';
-import { tmpDir } from '../../integration/harness.js';
-import { makeTlsFixture } from '../../integration/authority/authority-kit.js';
+import { tmpDir } from '../../kit/keys.js';
+import { makeTlsFixture } from '../../kit/servers.js';
 
 describe('upstream trust', () => {
   it('is the system roots then the extra CAs; nothing without extras (Node\'s default store applies)', () => {

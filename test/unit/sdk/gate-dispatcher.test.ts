@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { bindRequest, gateDispatcher, PERMIT_HEADER } from '../../../sdk/index.js';
-import { tmpDir } from '../permits/permit-kit.js';
+import { tmpDir } from '../policy/permits/permit-kit.js';
 
 describe('sdk gateDispatcher', () => {
   let proxy: HttpServer;

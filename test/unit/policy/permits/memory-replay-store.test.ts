@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryReplayStore } from '../../../policy/permits/memory-replay-store.js';
+import { MemoryReplayStore } from '../../../../policy/permits/memory-replay-store.js';
 import { replayStoreContract, T0_S } from './replay-store-contract.js';
 
 describe('MemoryReplayStore', () => {

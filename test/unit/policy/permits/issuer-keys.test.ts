@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createIssuerKeys } from '../../../policy/permits/issuer-keys.js';
+import { createIssuerKeys } from '../../../../policy/permits/issuer-keys.js';
 import { ISS, testKey, tmpDir, writeJwks, type TestKey } from './permit-kit.js';
 
 const ed1 = testKey('EdDSA', 'ed-1');

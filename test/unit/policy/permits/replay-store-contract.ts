@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import type { ReplayStore } from '../../../policy/permits/replay-store.js';
+import type { ReplayStore } from '../../../../policy/permits/replay-store.js';
 
 export const T0_S = 1_800_000_000;
 

@@ -6,8 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
-import { DestinationResolver, isThisHost, type LookupFn } from '../../../proxy/pipeline/resolve-destination.js';
-import type { GateConfig } from '../../../policy/types.js';
+import { DestinationResolver, isThisHost, type LookupFn } from '../../../../proxy/pipeline/resolve-destination.js';
+import type { GateConfig } from '../../../../policy/types.js';
 
 const net = (o: Partial<GateConfig['network']> = {}): GateConfig['network'] => ({ blockPrivate: true, allowCidrs: [], hosts: {}, ...o });
 

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createPermitChecker, type PermitCheck, type PermitChecker } from '../../../policy/permits/check-permit.js';
-import { sha256Base64url } from '../../../policy/permits/bind-request.js';
-import { createIssuerKeys, type IssuerKeyResolver } from '../../../policy/permits/issuer-keys.js';
-import { issuePermit } from '../../../policy/permits/issue-permit.js';
-import type { Route } from '../../../policy/types.js';
-import { route } from '../policy/route-factory.js';
+import { createPermitChecker, type PermitCheck, type PermitChecker } from '../../../../policy/permits/check-permit.js';
+import { sha256Base64url } from '../../../../policy/permits/bind-request.js';
+import { createIssuerKeys, type IssuerKeyResolver } from '../../../../policy/permits/issuer-keys.js';
+import { issuePermit } from '../../../../policy/permits/issue-permit.js';
+import type { Route } from '../../../../policy/types.js';
+import { route } from '../route-factory.js';
 import { claims, GATE_ID, ISS, normalized, signRaw, SUBJECT, testKey, tmpDir, writeJwks, b64u, type TestKey } from './permit-kit.js';
 
 const NOW_S = 1_800_000_000;

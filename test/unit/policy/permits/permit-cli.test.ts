@@ -10,12 +10,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compactVerify, createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { createPermitChecker } from '../../../policy/permits/check-permit.js';
-import { createIssuerKeys } from '../../../policy/permits/issuer-keys.js';
-import { route } from '../policy/route-factory.js';
+import { createPermitChecker } from '../../../../policy/permits/check-permit.js';
+import { createIssuerKeys } from '../../../../policy/permits/issuer-keys.js';
+import { route } from '../route-factory.js';
 import { normalized, tmpDir } from './permit-kit.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });

@@ -8,9 +8,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { JWK } from 'jose';
-import { normalizeRequest } from '../../../policy/normalize-request.js';
-import { freshKeyObjects } from '../../../policy/permits/generate-keys.js';
-import type { NormalizedRequest } from '../../../policy/types.js';
+import { normalizeRequest } from '../../../../policy/normalize-request.js';
+import { freshKeyObjects } from '../../../../policy/permits/generate-keys.js';
+import type { NormalizedRequest } from '../../../../policy/types.js';
 
 export interface TestKey {
   alg: 'EdDSA' | 'ES256';

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BundleError, BundleFetcher, readBundleKeys } from '../../../proxy/authority/bundle-fetcher.js';
-import { bundlePollMs, PolicySource } from '../../../proxy/authority/policy-source.js';
-import { ConfigError } from '../../../policy/config-error.js';
-import type { CompiledPolicy, GateConfig } from '../../../policy/types.js';
-import { genKey, tmpDir } from '../../integration/harness.js';
-import { bundleHandler, eventually, makeTlsFixture, signBundle, switchable, type Switchable, type TlsFixture } from '../../integration/authority/authority-kit.js';
+import { BundleError, BundleFetcher, readBundleKeys } from '../../../../proxy/authority/bundle-fetcher.js';
+import { bundlePollMs, PolicySource } from '../../../../proxy/authority/policy-source.js';
+import { ConfigError } from '../../../../policy/config-error.js';
+import type { CompiledPolicy, GateConfig } from '../../../../policy/types.js';
+import { genKey, tmpDir } from '../../../kit/keys.js';
+import { bundleHandler, eventually, makeTlsFixture, signBundle, switchable, type Switchable, type TlsFixture } from '../../../kit/servers.js';
 
 const V1 = 'routes:\n  - { surface: s, action: one, match: { host: a.test, method: GET, path: /one }, authorize: none }\n';
 const V2 = 'routes:\n  - { surface: s, action: two, match: { host: a.test, method: GET, path: /two }, authorize: none }\n';

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { RedisReplayStore } from '../../../policy/permits/redis-replay-store.js';
+import { RedisReplayStore } from '../../../../policy/permits/redis-replay-store.js';
 import { replayStoreContract, T0_S } from './replay-store-contract.js';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;

@@ -3,12 +3,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PauseGate } from '../../../proxy/pipeline/authorize.js';
-import { decide, modeFor } from '../../../proxy/pipeline/decide.js';
-import type { DeciderAnswer } from '../../../proxy/pipeline/ports.js';
-import { parseRouteMap } from '../../../policy/parse-route-map.js';
-import { decisionOf, type Reason } from '../../../policy/reasons.js';
-import type { Decision, Route } from '../../../policy/types.js';
+import { PauseGate } from '../../../../proxy/authority/pause-gate.js';
+import { decide, modeFor } from '../../../../proxy/pipeline/decide.js';
+import type { DeciderAnswer } from '../../../../proxy/pipeline/ports.js';
+import { parseRouteMap } from '../../../../policy/parse-route-map.js';
+import { decisionOf, type Reason } from '../../../../policy/reasons.js';
+import type { Decision, Route } from '../../../../policy/types.js';
 
 const SILENT: DeciderAnswer = { decision: 'SILENCE', reason: 'DECIDER_ERROR', detail: 'down' };
 const PERMIT: DeciderAnswer = { decision: 'PERMIT', reason: 'DECIDER_PERMIT', detail: 'ok' };

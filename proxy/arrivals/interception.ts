@@ -1,0 +1,72 @@
+/**
+ * TLS interception of a CONNECT (SPEC §11): after `200 Connection Established` the gate
+ * terminates TLS with its leaf for the CONNECT host (or takes the stream as plain HTTP, as
+ * undici's ProxyAgent sends for `http://` URLs) and hands the socket to an inner HTTP server
+ * that never listens. Requests and upgrades on that server go through the same handlers as
+ * on the proxy port, with the arrival (scheme and CONNECT authority) this module remembers
+ * for each socket — the inner servers and the arrivals map are owned here, nowhere else.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { LeafIssuer } from '../../certs/leaf-issuer.js';
+import type { Arrival } from '../pipeline/parse-request.js';
+import { serveOn, sniffAndTerminate } from './terminate-tls.js';
+
+export interface InterceptionHandlers {
+  request(req: http.IncomingMessage, res: http.ServerResponse, arrival: Arrival): void;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
+}
+
+/** How an intercepted CONNECT ended up: served, refused for its SNI, or gone. */
+export type Intercepted = 'served' | { sniMismatch: string } | 'closed';
+
+export class Interception {
+  /** The inner servers: https for terminated TLS, http for plain streams. */
+  readonly servers: { https: http.Server; http: http.Server };
+  private readonly arrivals = new WeakMap<object, Arrival>();
+
+  constructor(private readonly leafs: LeafIssuer, serverOptions: http.ServerOptions, handlers: InterceptionHandlers, private readonly handshakeTimeoutMs: number) {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const arrival = this.arrivals.get(req.socket);
+      if (!arrival) { res.destroy(); return; }
+      handlers.request(req, res, arrival);
+    };
+    const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const arrival = this.arrivals.get(req.socket);
+      if (!arrival) { socket.destroy(); return; }
+      handlers.upgrade(req, socket, head, arrival);
+    };
+    this.servers = { https: http.createServer(serverOptions, onRequest), http: http.createServer(serverOptions, onRequest) };
+    for (const s of [this.servers.https, this.servers.http]) {
+      s.on('upgrade', onUpgrade);
+      // An `Expect` other than 100-continue is an end-to-end header: the request is decided and,
+      // if permitted, forwarded with it, instead of Node's bare 417 without a receipt.
+      s.on('checkExpectation', onRequest);
+    }
+  }
+
+  /** Answers the CONNECT with 200, then terminates TLS (or takes plain HTTP) and serves the requests inside. */
+  async accept(socket: net.Socket, head: Buffer, tunnel: { host: string; port: number }): Promise<Intercepted> {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    const sniffed = await sniffAndTerminate(socket, head, { host: tunnel.host, leafs: this.leafs, handshakeTimeoutMs: this.handshakeTimeoutMs });
+    switch (sniffed.kind) {
+      case 'tls':
+        this.arrivals.set(sniffed.socket, { scheme: 'https', tunnel });
+        serveOn(this.servers.https, sniffed.socket);
+        return 'served';
+      case 'plain':
+        this.arrivals.set(sniffed.socket, { scheme: 'http', tunnel });
+        serveOn(this.servers.http, sniffed.socket);
+        return 'served';
+      case 'sni-mismatch':
+        return { sniMismatch: sniffed.sni };
+      case 'closed':
+        return 'closed';
+      default: {
+        const never: never = sniffed;
+        throw new Error(`unknown sniff result ${String(never)}`);
+      }
+    }
+  }
+}

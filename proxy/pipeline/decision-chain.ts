@@ -1,0 +1,217 @@
+/**
+ * The one decision chain: parse → policy → match → destination → body → authorize → decide.
+ * Every arrival that can be decided goes through {@link DecisionChain.decide} — requests on the
+ * proxy port, requests inside an intercepted CONNECT, tunnel routes at CONNECT, WebSocket
+ * upgrades — and so does `egress-gate explain`, with offline deps; so the gate and explain
+ * give the same decision, reason and detail for the same input.
+ *
+ * Invariants:
+ * - The chain only decides: it writes nothing, sends nothing upstream and never throws. An
+ *   exception in any stage becomes `SILENCE INTERNAL_ERROR` here, the one catch around it.
+ * - PERMIT comes only from authorize() (explicit branches) and is forwarded only when decide()
+ *   says so; what may then leave is decided by record.ts, which alone issues a Clearance.
+ * - The normalized request is what matching, permit binding and forwarding all read.
+ */
+import { createHash } from 'node:crypto';
+import { parseConnectAuthority, RequestInvalidError } from '../../policy/normalize-request.js';
+import { decisionOf, type Reason } from '../../policy/reasons.js';
+import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } from '../../policy/types.js';
+import { authorize, type AuthorizeDeps } from './authorize.js';
+import { decide, type Verdict } from './decide.js';
+import { parseRequest, type Arrival, type RequestHead } from './parse-request.js';
+import { BodyTooLargeError, type BodySource } from './read-body.js';
+import type { Resolution } from './resolve-destination.js';
+
+export interface ChainDeps extends AuthorizeDeps {
+  config: Pick<GateConfig, 'gate' | 'permits' | 'limits'>;
+  /** The policy in effect, or undefined when none is fresh (SILENCE POLICY_UNAVAILABLE). */
+  policy: () => CompiledPolicy | undefined;
+  /** Resolves and checks a destination once (the gate: DNS; explain: IP literals only). */
+  resolver: { resolve(req: NormalizedRequest): Promise<Resolution> };
+  log: { error(obj: object, msg: string): void };
+  /** explain: each stage's result, in order. */
+  trace?: (check: string, result: string) => void;
+  /** explain: decide without spending a single-use permit or holding a paused request. */
+  dryRun?: boolean;
+}
+
+/** An HTTP request (plain, inside a tunnel, or an upgrade). */
+export interface RequestInput { head: RequestHead; arrival: Arrival; body: BodySource }
+/** A CONNECT: its authority, and its Proxy-Authorization (a tunnel route's `Bearer` permit). */
+export interface ConnectInput { authority: string; proxyAuthorization?: string | undefined }
+
+/** One attempt on its way through the stages: what each stage learned. */
+export interface Attempt {
+  /** process.hrtime.bigint() at arrival. */
+  started: bigint;
+  method: string;
+  request?: NormalizedRequest;
+  route?: Route;
+  policy?: CompiledPolicy;
+  token?: string;
+  idempotencyKey?: string;
+  querySha256?: string;
+  bodySha256?: string;
+  /** A body read whole (bind_body); otherwise the body is streamed when forwarded. */
+  body?: Buffer;
+  /** The checked address to connect to; unset when the name did not resolve (resolved again before forwarding). */
+  address?: string;
+  /** Set when a single-use permit was claimed: record.ts releases it. */
+  claimedJti?: string;
+  /** The credential to set upstream: only on a forwarded PERMIT. */
+  credential?: Route['credentials'];
+  /** The connection must close after the answer (an unread or oversized body, broken framing). */
+  close: boolean;
+}
+
+/** A decided attempt, ready to be recorded. */
+export interface Decided { kind: 'decided'; attempt: Attempt; verdict: Verdict }
+/** A CONNECT that no tunnel route takes but some route could match: TLS is intercepted and each request inside decided. */
+export interface Intercept { kind: 'intercept'; attempt: Attempt; request: NormalizedRequest }
+
+const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('base64url');
+
+function make(reason: Reason, detail: string, route?: Route): Decision {
+  return { decision: decisionOf(reason), reason, detail, surface: route?.surface, action: route?.action, route };
+}
+
+/** `Bearer <permit>` of a CONNECT's Proxy-Authorization (a tunnel route's permit). */
+function bearer(value: string | undefined): string | undefined {
+  return value !== undefined && /^Bearer\s+/i.test(value) ? value.replace(/^Bearer\s+/i, '').trim() : undefined;
+}
+
+const INTERCEPT = Symbol('intercept');
+
+export class DecisionChain {
+  private readonly permitHeader: string;
+  constructor(private readonly deps: ChainDeps) {
+    this.permitHeader = deps.config.permits.header.toLowerCase();
+  }
+
+  /** Decides one HTTP request. Never throws. */
+  decideRequest(input: RequestInput): Promise<Decided> {
+    return this.run(input.head.method ?? '', (a) => this.request(input, a)) as Promise<Decided>;
+  }
+
+  /** Decides a CONNECT: a tunnel route or a refusal is decided here; otherwise it is intercepted. Never throws. */
+  decideConnect(input: ConnectInput): Promise<Decided | Intercept> {
+    return this.run('CONNECT', (a) => this.connect(input, a));
+  }
+
+  /** The one catch around the chain: an exception in any stage is SILENCE INTERNAL_ERROR. */
+  private async run(method: string, stages: (a: Attempt) => Promise<Decision | typeof INTERCEPT>): Promise<Decided | Intercept> {
+    const attempt: Attempt = { started: process.hrtime.bigint(), method, close: false };
+    let decision: Decision | typeof INTERCEPT;
+    try {
+      decision = await stages(attempt);
+    } catch (e) {
+      this.deps.log.error({ err: e }, 'exception in the decision path');
+      decision = make('INTERNAL_ERROR', 'the gate failed while deciding', attempt.route);
+      attempt.close = true;
+    }
+    if (decision === INTERCEPT) return { kind: 'intercept', attempt, request: attempt.request! };
+    const verdict = decide(decision, this.deps.config.gate.mode);
+    if (verdict.forward && decision.decision === 'PERMIT') attempt.credential = attempt.route?.credentials;
+    return { kind: 'decided', attempt, verdict };
+  }
+
+  private trace(check: string, result: string): void {
+    this.deps.trace?.(check, result);
+  }
+
+  private async request(input: RequestInput, a: Attempt): Promise<Decision> {
+    const parsed = parseRequest(input.head, input.arrival, this.permitHeader);
+    if (!parsed.ok) {
+      a.close = true;
+      this.trace('normalize', parsed.detail);
+      return make('REQUEST_INVALID', parsed.detail);
+    }
+    const r = parsed.request;
+    this.trace('normalize', 'ok');
+    a.request = r;
+    a.token = parsed.token;
+    a.idempotencyKey = parsed.idempotencyKey;
+    if (r.query !== null) a.querySha256 = sha256(r.query);
+    const policy = this.policyOrNull(a);
+    if (!policy) return make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded');
+    const route = policy.match(r);
+    if (!route) return this.unmatched(r);
+    return this.afterMatch(a, policy, route, input.body);
+  }
+
+  private async connect(input: ConnectInput, a: Attempt): Promise<Decision | typeof INTERCEPT> {
+    let auth: ReturnType<typeof parseConnectAuthority>;
+    try {
+      auth = parseConnectAuthority(input.authority);
+    } catch (e) {
+      if (!(e instanceof RequestInvalidError)) throw e;
+      this.trace('normalize', 'CONNECT needs host:port');
+      return make('REQUEST_INVALID', 'CONNECT needs host:port');
+    }
+    this.trace('normalize', 'ok');
+    const r: NormalizedRequest = {
+      method: 'CONNECT', scheme: 'https', host: auth.host, port: auth.port, path: '', query: null,
+      url: `${auth.host.includes(':') ? `[${auth.host}]` : auth.host}:${auth.port}`, hostIsIp: auth.hostIsIp,
+    };
+    a.request = r;
+    a.token = bearer(input.proxyAuthorization);
+    const policy = this.policyOrNull(a);
+    if (!policy) return make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded');
+    const route = policy.matchTunnel(auth.host, auth.port);
+    if (route) return this.afterMatch(a, policy, route, undefined);
+    if (policy.canMatchAuthority(auth.host, auth.port)) {
+      this.trace('match', 'intercepted: each request inside is decided');
+      return INTERCEPT;
+    }
+    return this.unmatched(r);
+  }
+
+  private policyOrNull(a: Attempt): CompiledPolicy | undefined {
+    const policy = this.deps.policy();
+    if (!policy) this.trace('policy', 'no fresh route maps');
+    a.policy = policy;
+    return policy;
+  }
+
+  private unmatched(r: NormalizedRequest): Decision {
+    this.trace('match', 'no route');
+    return make('ROUTE_UNMATCHED', `no route matches ${r.method} ${r.url}`);
+  }
+
+  /** destination → body → authorize: the stages after a route matched, for requests and tunnel routes alike. */
+  private async afterMatch(a: Attempt, policy: CompiledPolicy, route: Route, body: BodySource | undefined): Promise<Decision> {
+    const r = a.request!;
+    a.route = route;
+    this.trace('match', `${route.surface}/${route.action}`);
+
+    const dest = await this.deps.resolver.resolve(r);
+    this.trace('destination', dest.ok ? 'allowed' : dest.detail);
+    if (!dest.ok && dest.private) return make('DESTINATION_PRIVATE', dest.detail, route);
+    // A name that did not resolve is not refused here: authorization is decided (and
+    // recorded) first, and the forwarder resolves again before it connects.
+    if (dest.ok) a.address = dest.address;
+
+    if (body && route.bindBody && route.authorize !== 'none' && route.authorize !== 'deny') {
+      const max = this.deps.config.limits.maxBoundBody;
+      try {
+        if (body.contentLength !== undefined && body.contentLength > max) throw new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`);
+        a.body = await body.read(max);
+      } catch (e) {
+        if (!(e instanceof BodyTooLargeError)) throw e;
+        a.close = true;
+        this.trace('body', e.message);
+        return make('BODY_TOO_LARGE', e.message, route);
+      }
+      a.bodySha256 = sha256(a.body);
+      this.trace('body', `${a.body.length} bytes, sha256 ${a.bodySha256}`);
+    }
+
+    const out = await authorize({
+      policy, route, request: r, token: a.token, bodySha256: a.bodySha256, querySha256: a.querySha256,
+      idempotencyKey: a.idempotencyKey, dryRun: this.deps.dryRun,
+    }, this.deps);
+    a.claimedJti = out.claimedJti;
+    this.trace('authorize', `${route.authorize}: ${out.decision.reason}`);
+    return out.decision;
+  }
+}
