@@ -19,6 +19,16 @@ function walk(dir) {
   return out;
 }
 
+// Integration tests run the built bin (dist/): build first, so a run after a source change
+// can never pass on stale output. EGRESS_GATE_TEST_NO_BUILD=1 skips it (npm test has just built).
+if (process.env.EGRESS_GATE_TEST_NO_BUILD !== '1') {
+  const b = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '--silent', 'build'], { stdio: 'inherit', cwd: path.dirname(root) });
+  if (b.status !== 0) {
+    console.error('test/run.mjs: the build failed; no tests were run against stale dist/');
+    process.exit(b.status ?? 1);
+  }
+}
+
 const files = walk(root).sort().filter((f) => filters.length === 0 || filters.some((s) => path.relative(root, f).includes(s)));
 if (files.length === 0) {
   console.error(`no test file matches ${filters.join(' ')}`);
