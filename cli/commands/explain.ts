@@ -78,7 +78,9 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
       const chain = new DecisionChain({
         config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now, permits: permits.checker,
         policy: () => policy, resolver: new OfflineResolver(config.network), log: createLogger({ level: 'silent' }),
-        decider: { ask: async () => ({ decision: 'SILENCE', reason: 'DECIDER_ERROR', detail: 'explain runs offline and does not ask the decider' }) },
+        // Offline: a configured decider is not asked (its routes end SILENCE DECIDER_ERROR with a
+        // detail that says so); with none configured the answer is the gate's own.
+        decider: config.decider ? { ask: async () => ({ decision: 'SILENCE', reason: 'DECIDER_ERROR', detail: 'explain runs offline and does not ask the decider' }) } : undefined,
         trace: (check, result) => checks.push({ check, result }), dryRun: true,
       });
       const { head, arrival } = requestHead(method, url, headers);
