@@ -1,0 +1,61 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { REASONS, type Reason } from '../../../../policy/reasons.js';
+import type { Decision } from '../../../../policy/types.js';
+import { blockedResponse, egressHeaders, statusFor, upstreamFailureResponse } from '../../../../proxy/wire/respond.js';
+
+const d = (reason: Reason, extra: Partial<Decision> = {}): Decision => ({ decision: REASONS[reason].decision, reason, detail: `detail of ${reason}`, ...extra });
+
+describe('respond: decisions to HTTP (SPEC §7)', () => {
+  it('statusFor reads the registry', () => {
+    assert.equal(statusFor(d('ROUTE_DENY')), 403);
+    assert.equal(statusFor(d('PERMIT_IN_FLIGHT')), 409);
+    assert.equal(statusFor(d('BODY_TOO_LARGE')), 413);
+    assert.equal(statusFor(d('REQUEST_INVALID')), 400);
+    assert.equal(statusFor(d('DECIDER_TIMEOUT')), 503);
+  });
+
+  it('a DENY is problem+json with the reason, receipt, surface and action, and Egress-* headers', () => {
+    const r = blockedResponse(d('PERMIT_EXPIRED', { surface: 'payments', action: 'charge.create' }), 'rid-1');
+    assert.equal(r.status, 403);
+    assert.deepEqual(JSON.parse(r.body), {
+      type: 'urn:egress-gate:reason:PERMIT_EXPIRED', title: REASONS.PERMIT_EXPIRED.title, status: 403, detail: 'detail of PERMIT_EXPIRED',
+      decision: 'DENY', reason: 'PERMIT_EXPIRED', receipt: 'rid-1', surface: 'payments', action: 'charge.create',
+    });
+    assert.equal(r.headers['content-type'], 'application/problem+json');
+    assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)));
+    assert.equal(r.headers['egress-decision'], 'DENY');
+    assert.equal(r.headers['egress-reason'], 'PERMIT_EXPIRED');
+    assert.equal(r.headers['egress-receipt'], 'rid-1');
+    assert.equal(r.headers['retry-after'], undefined);
+  });
+
+  it('a SILENCE carries Retry-After; without a receipt there is no Egress-Receipt and no receipt field', () => {
+    const r = blockedResponse(d('RECEIPT_UNAVAILABLE'), undefined);
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['retry-after'], '1');
+    assert.equal(r.headers['egress-receipt'], undefined);
+    assert.equal('receipt' in JSON.parse(r.body), false);
+  });
+
+  it('a status override (408 at header_timeout) is written in the status and the body', () => {
+    const r = blockedResponse(d('REQUEST_INVALID'), 'rid', 408);
+    assert.equal(r.status, 408);
+    assert.equal(JSON.parse(r.body).status, 408);
+  });
+
+  it('an upstream failure after PERMIT is 502, or 504 on timeout, with the decision and receipt', () => {
+    const ok = d('PERMIT_VALID');
+    const r = upstreamFailureResponse(ok, 'rid', false, 'ECONNREFUSED');
+    assert.equal(r.status, 502);
+    assert.equal(JSON.parse(r.body).type, 'urn:egress-gate:upstream:UPSTREAM_ERROR');
+    assert.equal(JSON.parse(r.body).detail, 'ECONNREFUSED');
+    assert.equal(r.headers['egress-decision'], 'PERMIT');
+    assert.equal(upstreamFailureResponse(ok, 'rid', true, 't').status, 504);
+  });
+
+  it('egressHeaders: decision and receipt; report mode adds Egress-Enforced: false and the reason', () => {
+    assert.deepEqual(egressHeaders({ decision: d('PERMIT_VALID'), enforced: true }, 'r'), { 'egress-decision': 'PERMIT', 'egress-receipt': 'r' });
+    assert.deepEqual(egressHeaders({ decision: d('PERMIT_MISSING'), enforced: false }, 'r'), { 'egress-decision': 'DENY', 'egress-receipt': 'r', 'egress-enforced': 'false', 'egress-reason': 'PERMIT_MISSING' });
+  });
+});
