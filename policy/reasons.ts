@@ -14,9 +14,9 @@ export interface ReasonInfo {
   title: string;
 }
 
-const permit = (title: string): ReasonInfo => ({ decision: 'PERMIT', status: 200, title });
-const deny = (title: string, status = 403): ReasonInfo => ({ decision: 'DENY', status, title });
-const silence = (title: string): ReasonInfo => ({ decision: 'SILENCE', status: 503, title });
+const permit = (title: string) => ({ decision: 'PERMIT', status: 200, title }) as const;
+const deny = (title: string, status = 403) => ({ decision: 'DENY', status, title }) as const;
+const silence = (title: string) => ({ decision: 'SILENCE', status: 503, title }) as const;
 
 /** The registry. Order within each decision is SPEC §7's. */
 export const REASONS = Object.freeze({

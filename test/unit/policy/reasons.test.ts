@@ -55,3 +55,11 @@ describe('the reason registry', () => {
     assert.throws(() => decisionOf('NOPE' as Reason), TypeError);
   });
 });
+
+// Compile-time: each decision's reason type is the SPEC's set, not `never` or all reasons.
+const _deny: import('../../../policy/reasons.js').DenyReason = 'ROUTE_DENY';
+const _silence: import('../../../policy/reasons.js').SilenceReason = 'INTERNAL_ERROR';
+const _permit: import('../../../policy/reasons.js').PermitReason = 'EXCEPTION';
+// @ts-expect-error a DENY reason is not a PERMIT reason
+const _wrong: import('../../../policy/reasons.js').PermitReason = 'ROUTE_DENY';
+void [_deny, _silence, _permit, _wrong];
