@@ -11,8 +11,8 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 
-export class BundleError extends Error {
-  override name = 'BundleError';
+export class CaBundleError extends Error {
+  override name = 'CaBundleError';
   constructor(readonly code: 'ERR_BUNDLE_CA_INVALID', message: string) {
     super(message);
   }
@@ -21,20 +21,20 @@ export class BundleError extends Error {
 /**
  * Returns a PEM bundle: every certificate of `roots` (default `tls.rootCertificates`), then
  * the gate CA (`caPem`, which must hold exactly one CA certificate) after a `# egress-gate
- * CA: subject` comment line (PEM readers skip text outside the armour). Throws BundleError
+ * CA: subject` comment line (PEM readers skip text outside the armour). Throws CaBundleError
  * for a bad `caPem`.
  */
 export function buildBundle(caPem: string, roots: readonly string[] = tls.rootCertificates): string {
   const blocks = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length !== 1) throw new BundleError('ERR_BUNDLE_CA_INVALID', `expected one PEM certificate for the gate CA, found ${blocks.length}`);
+  if (blocks.length !== 1) throw new CaBundleError('ERR_BUNDLE_CA_INVALID', `expected one PEM certificate for the gate CA, found ${blocks.length}`);
   const gateCa = blocks[0] as string;
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(gateCa);
   } catch {
-    throw new BundleError('ERR_BUNDLE_CA_INVALID', 'the gate CA is not a parsable certificate');
+    throw new CaBundleError('ERR_BUNDLE_CA_INVALID', 'the gate CA is not a parsable certificate');
   }
-  if (!cert.ca) throw new BundleError('ERR_BUNDLE_CA_INVALID', 'the gate CA certificate is not a CA (basicConstraints CA:TRUE missing)');
+  if (!cert.ca) throw new CaBundleError('ERR_BUNDLE_CA_INVALID', 'the gate CA certificate is not a CA (basicConstraints CA:TRUE missing)');
   const parts = roots.map((pem) => `${pem.trim()}\n`);
   parts.push(`# egress-gate CA: ${oneLine(cert.subject)}\n${gateCa}\n`);
   return parts.join('\n');

@@ -1,7 +1,6 @@
 /**
  * `egress-gate` — the one executable (SPEC §2). Dispatches to one module per subcommand.
  */
-import { parseArgs } from 'node:util';
 import { UsageError, type Command } from './commands/command.js';
 import { commands } from './commands/index.js';
 
@@ -58,9 +57,6 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 }
-
-// parseArgs is re-exported so commands share one argument parser.
-export { parseArgs };
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BundleError, buildBundle } from '../../certs/bundle.js';
+import { CaBundleError, buildBundle } from '../../certs/bundle.js';
 import { ConfigError } from '../../policy/config-error.js';
 import { loadConfig } from '../../policy/load-config.js';
 import { RuntimeError, UsageError, type Command } from './command.js';
@@ -54,7 +54,7 @@ export const command: Command = {
     try {
       bundle = buildBundle(caPem);
     } catch (e) {
-      if (e instanceof BundleError) throw new RuntimeError(`${caPath}: ${e.message}`);
+      if (e instanceof CaBundleError) throw new RuntimeError(`${caPath}: ${e.message}`);
       throw e;
     }
     const out = path.resolve(values.out);

@@ -15,7 +15,7 @@ import { isSupportedAlgorithm, keyFitsAlgorithm, publicJwk } from './jwk-algorit
 /** A JWKS file that cannot be used (thrown by init, so `start` refuses). */
 export class IssuerKeysError extends Error {
   override name = 'IssuerKeysError';
-  readonly code = 'ISSUER_KEYS_INVALID';
+  readonly code = 'ERR_ISSUER_KEYS_INVALID';
 }
 
 /** kid → alg → imported public key. */

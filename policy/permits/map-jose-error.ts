@@ -8,7 +8,7 @@ import type { Reason } from '../reasons.js';
 /** The key resolver found no key: `why` says whether the gate (unavailable) or the token is at fault. */
 export class KeyLookupFailed extends Error {
   override name = 'KeyLookupFailed';
-  readonly code = 'KEY_LOOKUP_FAILED';
+  readonly code = 'ERR_KEY_LOOKUP_FAILED';
   constructor(readonly why: 'unavailable' | 'unknown-kid' | 'alg-mismatch', detail: string) {
     super(detail);
   }

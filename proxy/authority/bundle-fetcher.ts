@@ -5,7 +5,7 @@
  *
  * This module only fetches and verifies; it never decides whether a version takes effect.
  * Invariant: `fetch()` returns YAML text only from a token that verified with a configured
- * key, an allowed algorithm and the bundle `typ`; everything else is a BundleError.
+ * key, an allowed algorithm and the bundle `typ`; everything else is a BundleFetchError.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -23,14 +23,14 @@ export const BUNDLE_TYP = 'routemap+jwt';
  * source is down: staleness grows); `BUNDLE_INVALID` means an answer came and was refused
  * (bad signature, wrong typ or algorithm, not a JWS): a refused reload.
  */
-export type BundleErrorCode = 'BUNDLE_UNREACHABLE' | 'BUNDLE_HTTP' | 'BUNDLE_INVALID';
+export type BundleErrorCode = 'ERR_BUNDLE_UNREACHABLE' | 'ERR_BUNDLE_HTTP' | 'ERR_BUNDLE_INVALID';
 
-export class BundleError extends Error {
+export class BundleFetchError extends Error {
   /** For BUNDLE_INVALID from fetch(): base64url SHA-256 of the refused token (to refuse it once). */
   sha256?: string;
   constructor(readonly code: BundleErrorCode, message: string) {
     super(message);
-    this.name = 'BundleError';
+    this.name = 'BundleFetchError';
   }
 }
 
@@ -97,16 +97,16 @@ export class BundleFetcher {
       body = await readCapped(res.body, this.maxBytes);
     } catch (e) {
       const code = (e as { code?: string }).code ?? (e as Error).name;
-      throw new BundleError('BUNDLE_UNREACHABLE', `the bundle could not be fetched (${code})`);
+      throw new BundleFetchError('ERR_BUNDLE_UNREACHABLE', `the bundle could not be fetched (${code})`);
     }
     if (status === 304 && etag) return { kind: 'unchanged' };
-    if (status !== 200) throw new BundleError('BUNDLE_HTTP', `the bundle server answered HTTP ${status}`);
+    if (status !== 200) throw new BundleFetchError('ERR_BUNDLE_HTTP', `the bundle server answered HTTP ${status}`);
     const token = body.toString('utf8').trim();
     const sha256 = createHash('sha256').update(token).digest('base64url');
     try {
       return { kind: 'bundle', text: await this.verify(token), etag: newEtag, sha256 };
     } catch (e) {
-      if (e instanceof BundleError) e.sha256 = sha256;
+      if (e instanceof BundleFetchError) e.sha256 = sha256;
       throw e;
     }
   }
@@ -118,15 +118,15 @@ export class BundleFetcher {
       verified = await compactVerify(token, this.keys, { algorithms: [...BUNDLE_ALGORITHMS] });
     } catch (e) {
       const code = (e as { code?: string }).code ?? (e as Error).name;
-      throw new BundleError('BUNDLE_INVALID', `the bundle does not verify with policy.bundle_keys (${code})`);
+      throw new BundleFetchError('ERR_BUNDLE_INVALID', `the bundle does not verify with policy.bundle_keys (${code})`);
     }
     if (verified.protectedHeader.typ !== BUNDLE_TYP) {
-      throw new BundleError('BUNDLE_INVALID', `the bundle's typ is ${JSON.stringify(verified.protectedHeader.typ ?? null)}, not ${BUNDLE_TYP}`);
+      throw new BundleFetchError('ERR_BUNDLE_INVALID', `the bundle's typ is ${JSON.stringify(verified.protectedHeader.typ ?? null)}, not ${BUNDLE_TYP}`);
     }
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(verified.payload);
     } catch {
-      throw new BundleError('BUNDLE_INVALID', 'the bundle payload is not UTF-8 text');
+      throw new BundleFetchError('ERR_BUNDLE_INVALID', 'the bundle payload is not UTF-8 text');
     }
   }
 

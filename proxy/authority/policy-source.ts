@@ -21,7 +21,7 @@ import { ConfigError } from '../../policy/config-error.js';
 import { loadRouteMaps } from '../../policy/load-route-maps.js';
 import { parseRouteMap } from '../../policy/parse-route-map.js';
 import type { CompiledPolicy, GateConfig } from '../../policy/types.js';
-import { BundleError, BundleFetcher, readBundleKeys } from './bundle-fetcher.js';
+import { BundleFetchError, BundleFetcher, readBundleKeys } from './bundle-fetcher.js';
 
 export interface PolicyStatus {
   /** `files` or `bundle` (a remote signed bundle). */
@@ -176,7 +176,7 @@ export class PolicySource {
     try {
       got = await fetcher.fetch(this.current ? this.etag : undefined);
     } catch (e) {
-      if (e instanceof BundleError && e.code === 'BUNDLE_INVALID') {
+      if (e instanceof BundleFetchError && e.code === 'ERR_BUNDLE_INVALID') {
         this.unreachable = null;
         // The same refused bundle served again is not refused (nor counted) again.
         if (e.sha256 !== undefined && e.sha256 === this.refusedSha) return;

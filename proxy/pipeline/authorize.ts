@@ -4,6 +4,7 @@
  * is a SILENCE or DENY; PERMIT is returned only from the explicit branches below.
  */
 import { decisionOf, type Reason } from '../../policy/reasons.js';
+import { ReplayStoreUnavailableError } from '../../policy/permits/replay-store.js';
 import type { CompiledPolicy, Decision, NormalizedRequest, PermitFacts, Route } from '../../policy/types.js';
 import type { DeciderAnswer, DeciderInput, DeciderPort, PausePort, PermitCheckerPort, PermitClaims, ReplayPort } from './ports.js';
 
@@ -97,8 +98,7 @@ async function authorizeWithAuthority(input: AuthorizeInput, deps: AuthorizeDeps
     try {
       claim = await deps.replay.claim(claims.jti, claims.exp, { idk: claims.idk, idempotencyKey: input.idempotencyKey });
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'REPLAY_STORE_UNAVAILABLE') {
+      if (e instanceof ReplayStoreUnavailableError) {
         return { decision: make('REPLAY_STORE_UNAVAILABLE', 'the replay store cannot be reached', route, { permit: facts }) };
       }
       throw e;

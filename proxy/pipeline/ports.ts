@@ -21,7 +21,7 @@ export type ReplayClaim =
   | { ok: false; reason: 'PERMIT_REPLAYED' | 'PERMIT_IN_FLIGHT' };
 
 export interface ReplayPort {
-  /** Rejects with an error whose code is REPLAY_STORE_UNAVAILABLE when the store cannot answer. */
+  /** Rejects with ReplayStoreUnavailableError (policy/permits/replay-store.ts) when the store cannot answer. */
   claim(jti: string, expS: number, opts: { idk?: string; idempotencyKey?: string }): Promise<ReplayClaim>;
   /** The attempt ended; its decision receipt id is what a retry's `retry_of` names. */
   finish(jti: string, receiptId: string): Promise<void>;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { BundleError, buildBundle } from '../../../certs/bundle.js';
+import { CaBundleError, buildBundle } from '../../../certs/bundle.js';
 import { initCa } from '../../../certs/ca.js';
 
 const run = promisify(execFile);
@@ -99,7 +99,7 @@ describe('buildBundle', () => {
 
   test('refuses a file without exactly one certificate, or a non-CA certificate (ERR_BUNDLE_CA_INVALID)', async () => {
     const caPem = await readFile(caPath, 'utf8');
-    const code = (e: BundleError) => e.code === 'ERR_BUNDLE_CA_INVALID';
+    const code = (e: CaBundleError) => e.code === 'ERR_BUNDLE_CA_INVALID';
     assert.throws(() => buildBundle('not a pem'), code);
     assert.throws(() => buildBundle(caPem + caPem), code);
     const leafDir = path.join(dir, 'leaf');
@@ -108,6 +108,6 @@ describe('buildBundle', () => {
       '-subj', '/CN=leaf', '-days', '1', '-addext', 'basicConstraints=critical,CA:FALSE', '-out', path.join(leafDir, 'c.pem')]);
     assert.throws(() => buildBundle(caPem.replace(/-----BEGIN[\s\S]+END CERTIFICATE-----/, '') + ''), code);
     const leafPem = await readFile(path.join(leafDir, 'c.pem'), 'utf8');
-    assert.throws(() => buildBundle(leafPem), (e: BundleError) => code(e) && /not a CA/.test(e.message));
+    assert.throws(() => buildBundle(leafPem), (e: CaBundleError) => code(e) && /not a CA/.test(e.message));
   });
 });

@@ -37,7 +37,7 @@ describe('issuer keys from a JWKS file', () => {
     writeFileSync(bad, '{"nokeys": 1}');
     for (const [jwks, algorithms] of [[path.join(dir, 'missing.json'), ['EdDSA']], [bad, ['EdDSA']], [writeJwks(dir, 'ed.jwks.json', [ed1]), ['ES256']]] as const) {
       const keys = createIssuerKeys([{ iss: ISS, jwks, algorithms: [...algorithms] }]);
-      await assert.rejects(keys.init(), { code: 'ISSUER_KEYS_INVALID' });
+      await assert.rejects(keys.init(), { code: 'ERR_ISSUER_KEYS_INVALID' });
       assert.equal(keys.ready(), false);
     }
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BundleError, BundleFetcher, readBundleKeys } from '../../../../proxy/authority/bundle-fetcher.js';
+import { BundleFetchError, BundleFetcher, readBundleKeys } from '../../../../proxy/authority/bundle-fetcher.js';
 import { bundlePollMs, PolicySource } from '../../../../proxy/authority/policy-source.js';
 import { ConfigError } from '../../../../policy/config-error.js';
 import type { CompiledPolicy, GateConfig } from '../../../../policy/types.js';
@@ -25,7 +25,7 @@ function config(o: { routes: string[]; bundleKeys?: string; maxStaleMs?: number 
 const actionOf = (src: PolicySource): string | undefined => src.policy?.routes[0]?.action;
 
 async function rejectsCode(p: Promise<unknown>, code: string) {
-  await assert.rejects(p, (e: unknown) => e instanceof BundleError && e.code === code);
+  await assert.rejects(p, (e: unknown) => e instanceof BundleFetchError && e.code === code);
 }
 
 describe('BundleFetcher.verify', () => {
@@ -39,23 +39,23 @@ describe('BundleFetcher.verify', () => {
     assert.equal(await f.verify(signBundle(key, V1)), V1);
     assert.equal(await f.verify(signBundle(es, V2)), V2);
   });
-  it('refuses a bundle signed by another key', () => rejectsCode(f.verify(signBundle(other, V1)), 'BUNDLE_INVALID'));
+  it('refuses a bundle signed by another key', () => rejectsCode(f.verify(signBundle(other, V1)), 'ERR_BUNDLE_INVALID'));
   it('refuses a wrong typ, and none', async () => {
-    await rejectsCode(f.verify(signBundle(key, V1, { typ: 'permit+jwt' })), 'BUNDLE_INVALID');
-    await rejectsCode(f.verify(signBundle(key, V1, { typ: undefined })), 'BUNDLE_INVALID');
+    await rejectsCode(f.verify(signBundle(key, V1, { typ: 'permit+jwt' })), 'ERR_BUNDLE_INVALID');
+    await rejectsCode(f.verify(signBundle(key, V1, { typ: undefined })), 'ERR_BUNDLE_INVALID');
   });
   it('refuses HS256 and alg none', async () => {
     const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'routemap+jwt', kid: 'bundle-1' })).toString('base64url');
     const p = Buffer.from(V1).toString('base64url');
     const mac = crypto.createHmac('sha256', 'secret').update(`${h}.${p}`).digest('base64url');
-    await rejectsCode(f.verify(`${h}.${p}.${mac}`), 'BUNDLE_INVALID');
+    await rejectsCode(f.verify(`${h}.${p}.${mac}`), 'ERR_BUNDLE_INVALID');
     const n = Buffer.from(JSON.stringify({ alg: 'none', typ: 'routemap+jwt' })).toString('base64url');
-    await rejectsCode(f.verify(`${n}.${p}.`), 'BUNDLE_INVALID');
+    await rejectsCode(f.verify(`${n}.${p}.`), 'ERR_BUNDLE_INVALID');
   });
   it('refuses a tampered payload and garbage', async () => {
     const t = signBundle(key, V1).split('.');
-    await rejectsCode(f.verify(`${t[0]}.${Buffer.from(V2).toString('base64url')}.${t[2]}`), 'BUNDLE_INVALID');
-    await rejectsCode(f.verify('not a jws'), 'BUNDLE_INVALID');
+    await rejectsCode(f.verify(`${t[0]}.${Buffer.from(V2).toString('base64url')}.${t[2]}`), 'ERR_BUNDLE_INVALID');
+    await rejectsCode(f.verify('not a jws'), 'ERR_BUNDLE_INVALID');
   });
   it('bundle_keys must be a readable JWKS with keys', async () => {
     const dir = tmpDir();
