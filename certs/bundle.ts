@@ -11,6 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 
+/** The gate CA given to `ca bundle` is not one usable CA certificate. */
 export class CaBundleError extends Error {
   override name = 'CaBundleError';
   constructor(readonly code: 'ERR_BUNDLE_CA_INVALID', message: string) {

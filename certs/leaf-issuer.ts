@@ -34,6 +34,7 @@ export interface LeafIssuer {
   readonly size: number;
 }
 
+/** A leaf certificate cannot be issued for this host. */
 export class LeafError extends Error {
   override name = 'LeafError';
   constructor(readonly code: 'ERR_LEAF_HOST_INVALID', message: string) {

@@ -10,6 +10,7 @@ export type X509 = typeof import('@peculiar/x509');
 
 let loaded: Promise<X509> | undefined;
 
+/** Loads @peculiar/x509 (and its reflect-metadata) on first use: only minting certificates needs it. */
 export function loadX509(): Promise<X509> {
   loaded ??= (async () => {
     await import('reflect-metadata');

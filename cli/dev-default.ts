@@ -23,6 +23,7 @@ export interface DevState {
   issuerKey: string;
 }
 
+/** Creates (once) the development state in `cwd/.egress-gate/`: CA, keys, config; returns where each is. */
 export async function prepareDevDefault(cwd: string): Promise<DevState> {
   const dir = path.join(cwd, '.egress-gate');
   await mkdir(dir, { recursive: true, mode: 0o700 });

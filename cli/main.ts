@@ -25,6 +25,7 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefin
   return undefined;
 }
 
+/** Runs one `egress-gate` command line; resolves with the exit code (SPEC §2: 0, 1, 2). */
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     (argv.length === 0 ? process.stderr : process.stdout).write(`${topUsage()}\n`);

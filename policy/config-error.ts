@@ -10,6 +10,7 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** One problem as `file:line:col: message`. */
 export function formatProblem(p: ConfigProblem): string {
   return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`;
 }

@@ -75,6 +75,7 @@ export function decisionOf(reason: Reason): DecisionKind {
   return info.decision;
 }
 
+/** True for a reason code of the registry. */
 export function isReason(s: unknown): s is Reason {
   return typeof s === 'string' && Object.hasOwn(REASONS, s);
 }

@@ -62,6 +62,7 @@ const PAUSE_MAX_HELD = 256;
 /** After the drain grace, how long ended tunnels and WebSockets get to write their outcomes. */
 const SPLICE_END_GRACE_MS = 1000;
 
+/** Starts a gate from a validated config; resolves once its listeners are bound. */
 export async function startGate(config: GateConfig, opts: GateOptions = {}): Promise<RunningGate> {
   const log = opts.log ?? createLogger();
   const clock = opts.clock ?? Date.now;

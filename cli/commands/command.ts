@@ -13,6 +13,7 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+/** A command was called wrongly: printed with its usage line, exit 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }

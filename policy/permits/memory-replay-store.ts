@@ -22,6 +22,7 @@ export interface MemoryReplayStoreOptions {
   clock?: () => number;
 }
 
+/** Spent and in-flight jtis in this process, rebuilt from the receipt log at start. */
 export class MemoryReplayStore implements ReplayStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;

@@ -58,6 +58,7 @@ export interface RedisReplayStoreOptions {
   onError?: (err: Error) => void;
 }
 
+/** Spent and in-flight jtis in Redis, shared by the replicas of a gateway. */
 export class RedisReplayStore implements ReplayStore {
   private readonly redis: ScriptedRedis;
   private readonly graceS: number;

@@ -40,6 +40,7 @@ function make(reason: Reason, detail: string): Decision {
 /** Longest wait for a tunnel route's upstream TCP connection. */
 const TUNNEL_CONNECT_MAX_MS = 10_000;
 
+/** Handles CONNECT requests of the proxy listener. */
 export class ConnectHandler {
   constructor(private readonly deps: ConnectDeps) {}
 

@@ -21,6 +21,7 @@ export interface InterceptionHandlers {
 /** How an intercepted CONNECT ended up: served, refused for its SNI, or gone. */
 export type Intercepted = 'served' | { sniMismatch: string } | 'closed';
 
+/** Owns the inner servers of intercepted tunnels and what arrived on each of their sockets. */
 export class Interception {
   /** The inner servers: https for terminated TLS, http for plain streams. */
   readonly servers: { https: http.Server; http: http.Server };

@@ -31,6 +31,7 @@ export function bodyOf(req: IncomingMessage): BodySource {
   return { contentLength: cl !== undefined && /^\d{1,15}$/.test(cl) ? Number(cl) : undefined, read: (max) => readBody(req, max) };
 }
 
+/** Handles HTTP requests of the proxy listener and of intercepted tunnels. */
 export class RequestHandler {
   constructor(private readonly deps: RequestHandlerDeps) {}
 

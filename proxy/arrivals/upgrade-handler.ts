@@ -43,6 +43,7 @@ export interface UpgradeDeps {
 /** Dropped from a refused upgrade's answer besides the hop-by-hop headers: its body is passed on decoded. */
 const ANSWER_DROP: ReadonlySet<string> = new Set(['content-length']);
 
+/** Handles HTTP/1.1 Upgrade requests (WebSocket) of the proxy listener and of intercepted tunnels. */
 export class UpgradeHandler {
   private readonly tlsContext: SecureContext | undefined;
   constructor(private readonly deps: UpgradeDeps) {

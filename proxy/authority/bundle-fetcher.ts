@@ -25,6 +25,7 @@ export const BUNDLE_TYP = 'routemap+jwt';
  */
 export type BundleErrorCode = 'ERR_BUNDLE_UNREACHABLE' | 'ERR_BUNDLE_HTTP' | 'ERR_BUNDLE_INVALID';
 
+/** A route-map bundle could not be fetched or does not verify. */
 export class BundleFetchError extends Error {
   /** For BUNDLE_INVALID from fetch(): base64url SHA-256 of the refused token (to refuse it once). */
   sha256?: string;

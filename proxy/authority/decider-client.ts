@@ -18,6 +18,7 @@ export interface DeciderClientOptions {
   clock?: () => number;
 }
 
+/** Asks the online decider (SPEC §6), with a timeout and fail-fast after repeated failures. */
 export class DeciderClient implements DeciderPort {
   private readonly pool: Dispatcher;
   private readonly path: string;

@@ -11,6 +11,7 @@
  */
 import type { DeciderAnswer, PausePort } from '../pipeline/ports.js';
 
+/** The bounded holding area for `on_silence: pause` requests. */
 export class PauseGate implements PausePort {
   private heldNow = 0;
   constructor(readonly maxHeld: number, private readonly retryEveryMs = 200, private readonly clock: () => number = Date.now) {

@@ -43,6 +43,7 @@ export async function spentFromReceipts(dir: string, nowS: number): Promise<Spen
   return out;
 }
 
+/** Builds the permit checker, issuer keys and replay store the config asks for. */
 export async function setUpPermits(config: GateConfig, o: PermitSetupOptions): Promise<PermitParts> {
   const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
   const keys = createIssuerKeys(config.permits.issuers, {

@@ -74,6 +74,7 @@ export function compileBundle(config: GateConfig, url: string, text: string, now
 
 const firstLines = (msg: string) => msg.split('\n').slice(0, 5).join('; ');
 
+/** The route maps in effect: loaded, watched or polled, reloaded, and refused when invalid. */
 export class PolicySource {
   private current: CompiledPolicy | undefined;
   private refused: PolicyStatus['refused'] = null;

@@ -8,6 +8,7 @@ import type { Readiness } from '../observe/admin-server.js';
 import type { PolicySource } from '../authority/policy-source.js';
 import { reportRoutes } from '../pipeline/decide.js';
 
+/** The `/readyz` answer, computed at each request from the live parts. */
 export function readinessOf(parts: {
   config: GateConfig;
   policy: PolicySource;

@@ -23,6 +23,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The admin listener of SPEC §10 (not listening yet). */
 export function createAdminServer(deps: AdminDeps): http.Server {
   return http.createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];

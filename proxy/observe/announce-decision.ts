@@ -15,6 +15,7 @@ export interface DecisionContext {
   started?: bigint;
 }
 
+/** Counts one decision and writes its canonical log line. */
 export function announceDecision(
   deps: { metrics: GateMetrics; log: Logger },
   d: Decision, enforced: boolean, receipt: string | undefined, ctx: DecisionContext,

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+/** The gate's pino logger (JSON lines, asynchronous, to stdout unless a destination is given). */
 export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino({
     level: opts.level ?? process.env.EGRESS_GATE_LOG_LEVEL ?? 'info',

@@ -20,6 +20,7 @@ export interface GateMetrics {
   setStaleSource(read: () => number): void;
 }
 
+/** A registry with every metric of SPEC §10. */
 export function createMetrics(): GateMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'egress_gate_process_' });

@@ -7,6 +7,7 @@ import { reportRoutes } from '../pipeline/decide.js';
 import type { Logger } from './logger.js';
 import type { GateMetrics } from './metrics.js';
 
+/** Sets the report-mode gauge for the gate and policy `p`, warning once per route in report mode. */
 export function showReportMode(deps: { metrics: GateMetrics; log: Logger }, gateMode: GateMode, p: CompiledPolicy | undefined): void {
   deps.metrics.reportMode.reset();
   if (gateMode === 'report') deps.metrics.reportMode.set({ scope: 'gate', surface: '', action: '' }, 1);

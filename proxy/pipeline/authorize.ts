@@ -41,6 +41,7 @@ function make(reason: Reason, detail: string, route: Route, extra: Partial<Decis
   return { decision: decisionOf(reason), reason, detail, surface: route.surface, action: route.action, route, ...extra };
 }
 
+/** Applies the matched route's `authorize` rule; never returns PERMIT but from its explicit branches. */
 export async function authorize(input: AuthorizeInput, deps: AuthorizeDeps): Promise<Authorized> {
   const { route, policy } = input;
   const exception = policy.exceptionFor(route.surface, route.action, deps.clock());

@@ -82,6 +82,7 @@ function bearer(value: string | undefined): string | undefined {
 
 const INTERCEPT = Symbol('intercept');
 
+/** The one decision chain, built once with its dependencies. */
 export class DecisionChain {
   private readonly permitHeader: string;
   constructor(private readonly deps: ChainDeps) {

@@ -45,6 +45,7 @@ export interface ForwardResult {
   headersSent: boolean;
 }
 
+/** Forwards cleared requests upstream through undici pools pinned to the checked address. */
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
   /** The system roots plus the extra CAs, parsed once (certs/upstream-trust.ts). */

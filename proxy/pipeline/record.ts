@@ -68,6 +68,7 @@ function make(reason: Reason, detail: string, d?: Decision): Decision {
   return { decision: decisionOf(reason), reason, detail, surface: d?.surface, action: d?.action, route: d?.route };
 }
 
+/** Writes decision and outcome entries, and issues Clearances. */
 export class Recorder {
   constructor(private readonly deps: RecorderDeps) {}
 

@@ -40,6 +40,7 @@ export function isThisHost(address: string): boolean {
   return false;
 }
 
+/** Resolves a destination once and checks it against block_private and the gate's own listeners. */
 export class DestinationResolver {
   private readonly allow: BlockList;
   private readonly hosts: Map<string, string>;
