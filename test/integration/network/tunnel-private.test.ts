@@ -13,6 +13,7 @@ import { shownReceipt, shownReceipts } from '../receipts/show.js';
 
 describe('network: tunnel routes and block_private', () => {
   const seen = { connections: 0, bytes: 0 };
+  const sockets = new Set<net.Socket>();
   let origin: net.Server;
   let T: number;
   let blocked: { ws: GateWorkspace; gate: GateProcess };
@@ -37,6 +38,8 @@ describe('network: tunnel routes and block_private', () => {
   before(async () => {
     origin = net.createServer((s) => {
       seen.connections++;
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
       s.on('data', (d) => { seen.bytes += d.length; s.write('pong'); });
       s.on('error', () => undefined);
     });
@@ -46,7 +49,7 @@ describe('network: tunnel routes and block_private', () => {
   });
   after(async () => {
     await Promise.all([blocked?.gate.stop(), allowed?.gate.stop()]);
-    origin.closeAllConnections?.();
+    for (const s of sockets) s.destroy();
     await new Promise((r) => origin.close(r));
   });
 
