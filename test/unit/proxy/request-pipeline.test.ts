@@ -1,0 +1,116 @@
+/**
+ * RequestPipeline: an exception thrown inside the decision path is SILENCE INTERNAL_ERROR —
+ * 503 problem+json, a decision receipt that says so — and nothing is forwarded (README: "Any
+ * exception before the receipt is written becomes SILENCE INTERNAL_ERROR"). No black-box test
+ * can inject such an exception, so this one builds the pipeline directly, with real node:http
+ * request/response objects from a loopback server whose handler is pipeline.handle().
+ *
+ * Porting note: the pipeline's construction and its dependencies live only in pipelineKit()
+ * below; when the class is renamed or moved, that helper (and the imports) is what changes.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseConfig } from '../../../policy/load-config.js';
+import type { CompiledPolicy } from '../../../policy/types.js';
+import { RequestPipeline, type PipelineDeps } from '../../../proxy/handle-request.js';
+import { createLogger } from '../../../proxy/logger.js';
+import { createMetrics } from '../../../proxy/metrics.js';
+import type { Forwarder, ForwardRequest, ForwardResult } from '../../../proxy/pipeline/forward.js';
+import { DestinationResolver } from '../../../proxy/pipeline/resolve-destination.js';
+
+/** Everything the pipeline under test is built from, and what the test observes. */
+function pipelineKit() {
+  const config = parseConfig([
+    'gate: { id: gate-unit, subject: "agent:unit", mode: enforce }',
+    'policy: { routes: [./routes/] }',
+    'network: { block_private: false, hosts: { api.unit: 127.0.0.1 } }',
+  ].join('\n'), '/nonexistent/egress-gate.yaml', { hostname: 'unit' });
+  const matched: string[] = [];
+  const policy: CompiledPolicy = {
+    version: 'v-unit', digest: 'd-unit', routes: [], exceptions: [], warnings: [],
+    match(req) { matched.push(req.url); throw new Error('boom: match() failed'); },
+    canMatchAuthority: () => true,
+    matchTunnel: () => undefined,
+    exceptionFor: () => undefined,
+  };
+  /** Decision and outcome receipts, in append order. */
+  const receipts: { id: string; seq: number; body: Record<string, any> }[] = [];
+  const sink = {
+    async append(body: Record<string, unknown>) {
+      const r = { id: `r-${receipts.length}`, seq: receipts.length, body: body as Record<string, any> };
+      receipts.push(r);
+      return { id: r.id, seq: r.seq };
+    },
+  };
+  /** Every call that reached the forwarder (must stay empty here). */
+  const forwarded: ForwardRequest[] = [];
+  const forwarder = {
+    async forward(f: ForwardRequest): Promise<ForwardResult> {
+      forwarded.push(f);
+      f.res.writeHead(200, { ...f.answerHeaders, 'x-forwarded-by-spy': 'yes' });
+      f.res.end('forwarded');
+      return { status: 200, bytesUp: 0, bytesDown: 9, timedOut: false, headersSent: true };
+    },
+    async close() { /* nothing pooled */ },
+  } as unknown as Forwarder;
+  const deps: PipelineDeps = {
+    config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now,
+    log: createLogger({ level: 'silent' }), metrics: createMetrics(),
+    policy: () => policy, receipts: sink, resolver: new DestinationResolver(config.network), forwarder,
+  };
+  return { pipeline: new RequestPipeline(deps), receipts, forwarded, matched };
+}
+
+describe('RequestPipeline: an exception in the decision path', () => {
+  const kit = pipelineKit();
+  let server: http.Server;
+  let port: number;
+  before(async () => {
+    server = http.createServer((req, res) => { void kit.pipeline.handle(req, res, { scheme: 'http' }); });
+    port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
+  });
+  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+
+  function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+    return new Promise((resolve, reject) => {
+      const u = new URL(url);
+      const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: url, headers: { host: u.host }, agent: false, setHost: false }, (res) => {
+        const c: Buffer[] = [];
+        res.on('data', (d: Buffer) => c.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(c).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.setTimeout(5000, () => req.destroy(new Error('request timeout')));
+      req.end();
+    });
+  }
+
+  it('is SILENCE INTERNAL_ERROR: 503 problem+json, a decision receipt saying so, and the forwarder is never called', async () => {
+    const a = await get('http://api.unit:8080/v1/things');
+    assert.deepEqual(kit.matched, ['http://api.unit:8080/v1/things'], 'the request reached match(), which threw');
+    assert.equal(kit.forwarded.length, 0, `the forwarder was called (${kit.forwarded.length}×) after an exception`);
+    assert.equal(a.status, 503, a.text);
+    assert.match(String(a.headers['content-type']), /^application\/problem\+json/);
+    assert.equal(a.headers['egress-decision'], 'SILENCE');
+    assert.equal(a.headers['egress-reason'], 'INTERNAL_ERROR');
+    assert.ok(a.headers['retry-after'], 'Retry-After on SILENCE');
+    const problem = JSON.parse(a.text);
+    assert.equal(problem.decision, 'SILENCE');
+    assert.equal(problem.reason, 'INTERNAL_ERROR');
+    assert.equal(problem.type, 'urn:egress-gate:reason:INTERNAL_ERROR');
+    assert.doesNotMatch(a.text, /boom/, 'the exception\'s message is not shown to the agent');
+
+    assert.equal(kit.receipts.length, 1, 'exactly one receipt: the decision, no outcome');
+    const [rec] = kit.receipts;
+    assert.equal(rec!.body.kind, 'decision');
+    assert.equal(rec!.body.decision, 'SILENCE');
+    assert.equal(rec!.body.reason, 'INTERNAL_ERROR');
+    assert.equal(rec!.body.enforced, true);
+    assert.equal(rec!.body.request?.url, 'http://api.unit:8080/v1/things');
+    assert.equal(rec!.body.credential, null);
+    assert.equal(problem.receipt, rec!.id);
+    assert.equal(a.headers['egress-receipt'], rec!.id);
+  });
+});
