@@ -1,9 +1,9 @@
 /**
- * RequestPipeline: an exception thrown inside the decision path is SILENCE INTERNAL_ERROR —
+ * RequestHandler: an exception thrown inside the decision path is SILENCE INTERNAL_ERROR —
  * 503 problem+json, a decision receipt that says so — and nothing is forwarded (README: "Any
  * exception before the receipt is written becomes SILENCE INTERNAL_ERROR"). No black-box test
  * can inject such an exception, so this one builds the pipeline directly, with real node:http
- * request/response objects from a loopback server whose handler is pipeline.handle().
+ * request/response objects from a loopback server whose handler is handler.handle().
  *
  * Porting note: the pipeline's construction and its dependencies live only in pipelineKit()
  * below; when the class is renamed or moved, that helper (and the imports) is what changes.
@@ -12,13 +12,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseConfig } from '../../../policy/load-config.js';
-import type { CompiledPolicy } from '../../../policy/types.js';
-import { RequestPipeline, type PipelineDeps } from '../../../proxy/handle-request.js';
-import { createLogger } from '../../../proxy/logger.js';
-import { createMetrics } from '../../../proxy/metrics.js';
-import type { Forwarder, ForwardRequest, ForwardResult } from '../../../proxy/pipeline/forward.js';
-import { DestinationResolver } from '../../../proxy/pipeline/resolve-destination.js';
+import { parseConfig } from '../../../../policy/load-config.js';
+import type { CompiledPolicy } from '../../../../policy/types.js';
+import { RequestHandler } from '../../../../proxy/arrivals/request-handler.js';
+import { createLogger } from '../../../../proxy/observe/logger.js';
+import { createMetrics } from '../../../../proxy/observe/metrics.js';
+import { DecisionChain } from '../../../../proxy/pipeline/decision-chain.js';
+import type { Forwarder, ForwardRequest, ForwardResult } from '../../../../proxy/pipeline/forward.js';
+import { Recorder } from '../../../../proxy/pipeline/record.js';
+import { DestinationResolver } from '../../../../proxy/pipeline/resolve-destination.js';
 
 /** Everything the pipeline under test is built from, and what the test observes. */
 function pipelineKit() {
@@ -47,7 +49,7 @@ function pipelineKit() {
   /** Every call that reached the forwarder (must stay empty here). */
   const forwarded: ForwardRequest[] = [];
   const forwarder = {
-    async forward(f: ForwardRequest): Promise<ForwardResult> {
+    async forward(_cleared: unknown, f: ForwardRequest): Promise<ForwardResult> {
       forwarded.push(f);
       f.res.writeHead(200, { ...f.answerHeaders, 'x-forwarded-by-spy': 'yes' });
       f.res.end('forwarded');
@@ -55,20 +57,20 @@ function pipelineKit() {
     },
     async close() { /* nothing pooled */ },
   } as unknown as Forwarder;
-  const deps: PipelineDeps = {
-    config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now,
-    log: createLogger({ level: 'silent' }), metrics: createMetrics(),
-    policy: () => policy, receipts: sink, resolver: new DestinationResolver(config.network), forwarder,
-  };
-  return { pipeline: new RequestPipeline(deps), receipts, forwarded, matched };
+  const log = createLogger({ level: 'silent' });
+  const metrics = createMetrics();
+  const resolver = new DestinationResolver(config.network);
+  const chain = new DecisionChain({ config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now, log, policy: () => policy, resolver });
+  const recorder = new Recorder({ config, receipts: sink, metrics, log });
+  return { handler: new RequestHandler({ chain, recorder, resolver, forwarder, metrics }), receipts, forwarded, matched };
 }
 
-describe('RequestPipeline: an exception in the decision path', () => {
+describe('RequestHandler: an exception in the decision path', () => {
   const kit = pipelineKit();
   let server: http.Server;
   let port: number;
   before(async () => {
-    server = http.createServer((req, res) => { void kit.pipeline.handle(req, res, { scheme: 'http' }); });
+    server = http.createServer((req, res) => { void kit.handler.handle(req, res, { scheme: 'http' }); });
     port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
   });
   after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
