@@ -83,22 +83,23 @@ export function verifierKey(name: string, publicKey: KeyObject): string {
 
 /** Parses a verifier key (exactly, no surrounding white space) and checks its ID against its name and key. */
 export function parseVerifierKey(text: string): NoteVerifier {
-  const parts = typeof text === 'string' ? text.split('+') : [];
-  const [name, hex, b64] = parts;
-  if (parts.length !== 3 || !isValidNoteName(name!) || !/^[0-9a-fA-F]{8}$/.test(hex!)) {
+  // Names hold no '+', so the first two split the key; its base64 may hold '+' itself.
+  const [name, hex, ...rest] = typeof text === 'string' ? text.split('+') : [];
+  const b64 = rest.join('+');
+  if (name === undefined || hex === undefined || rest.length === 0 || !isValidNoteName(name) || !/^[0-9a-fA-F]{8}$/.test(hex)) {
     throw new NoteError('NOTE_KEY_MALFORMED', `not a verifier key <name>+<hex id>+<base64 key>: ${JSON.stringify(String(text).slice(0, 80))}`);
   }
-  const key = decodeBase64Strict(b64!);
+  const key = decodeBase64Strict(b64);
   if (key === null || key.length !== 33 || key[0] !== ED25519_TYPE) {
     throw new NoteError('NOTE_KEY_MALFORMED', 'verifier key is not an Ed25519 key (type 0x01 and 32 bytes)');
   }
   const raw = key.subarray(1);
-  const keyId = noteKeyId(name!, raw);
-  if (keyId.toString('hex') !== hex!.toLowerCase()) {
+  const keyId = noteKeyId(name, raw);
+  if (keyId.toString('hex') !== hex.toLowerCase()) {
     throw new NoteError('NOTE_KEY_ID_MISMATCH', `verifier key id ${hex} is not that of its name and key (${keyId.toString('hex')})`);
   }
   const publicKey = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-  return { name: name!, keyId, publicKey };
+  return { name, keyId, publicKey };
 }
 
 /**
