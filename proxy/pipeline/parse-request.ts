@@ -36,6 +36,27 @@ function headerValues(raw: string[], name: string): string[] {
   return out;
 }
 
+/**
+ * Only a WebSocket upgrade may ever be spliced (SPEC §4): a GET over HTTP/1.1 without a body,
+ * with one `Upgrade: websocket` and `upgrade` among the Connection tokens. Any other Upgrade
+ * (h2c, several tokens, a second line), an Upgrade that Connection does not name, or a
+ * Connection: upgrade without an Upgrade is refused here, whichever handler Node dispatched
+ * it to — so no token can open a splice that later requests on the connection slip through.
+ * Returns the refusal's detail, or undefined for a request that is not an upgrade or is a
+ * well-formed WebSocket one.
+ */
+function checkUpgrade(req: RequestHead, raw: string[], contentLength: number | undefined, chunked: boolean): string | undefined {
+  const upgrades = headerValues(raw, 'upgrade');
+  const named = headerValues(raw, 'connection').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'upgrade'));
+  if (upgrades.length === 0) return named ? 'Connection: upgrade without an Upgrade header' : undefined;
+  if (upgrades.length > 1 || upgrades[0]!.trim().toLowerCase() !== 'websocket') return 'only a WebSocket upgrade is accepted (Upgrade: websocket)';
+  if (!named) return 'Upgrade: websocket without Connection: upgrade';
+  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET';
+  if (req.httpVersion !== '1.1') return 'a WebSocket upgrade needs HTTP/1.1';
+  if (chunked || (contentLength ?? 0) > 0) return 'an upgrade request carries no body';
+  return undefined;
+}
+
 /** Parses and normalizes; never throws for bad input. `permitHeader` is lowercase. */
 export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: string): Parsed {
   const method = req.method ?? '';
@@ -58,6 +79,13 @@ export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: s
     if (!/^\d{1,15}$/.test(v)) return { ok: false, detail: 'malformed Content-Length', method };
     contentLength = Number(v);
   }
+  // RFC 9112 §6.1: chunked alone. Any other coding (`gzip, chunked`, `chunked, chunked`,
+  // `identity`) is a body the gate would de-chunk while the origin decodes it again.
+  if (tes.length > 1 || (tes.length === 1 && tes[0]!.trim().toLowerCase() !== 'chunked')) {
+    return { ok: false, detail: 'a Transfer-Encoding other than chunked alone', method };
+  }
+  const upgrade = checkUpgrade(req, raw, contentLength, tes.length > 0);
+  if (upgrade !== undefined) return { ok: false, detail: upgrade, method };
   const target = req.url ?? '';
   if (!arrival.tunnel && target.startsWith('/')) {
     return { ok: false, detail: 'origin-form request to the proxy port; send the absolute URI (use the gate as an HTTP proxy)', method };
