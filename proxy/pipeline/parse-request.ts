@@ -5,7 +5,7 @@
  * upstream, can read the request differently than the gate did (SPEC §4).
  */
 import type { IncomingMessage } from 'node:http';
-import { normalizeRequest, RequestInvalidError } from '../../policy/normalize-request.js';
+import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../../policy/normalize-request.js';
 import type { NormalizedRequest } from '../../policy/types.js';
 
 /** Where a request arrived: the proxy port, or inside a CONNECT tunnel to host:port. */
@@ -124,4 +124,23 @@ export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: s
 /** `host:port`, with an IPv6 host in brackets. */
 export function formatAuthority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export type ParsedConnect =
+  | { ok: true; authority: ReturnType<typeof parseConnectAuthority> }
+  | { ok: false; detail: string };
+
+/**
+ * A CONNECT's target, or REQUEST_INVALID: a target that is not host:port, or a CONNECT that
+ * arrived inside a tunnel (SPEC §4) — a tunnel in a tunnel would hand bytes over with no
+ * decision per request. Never throws for bad input.
+ */
+export function parseConnect(target: string, arrival: Arrival | undefined): ParsedConnect {
+  if (arrival?.tunnel) return { ok: false, detail: 'CONNECT inside a tunnel' };
+  try {
+    return { ok: true, authority: parseConnectAuthority(target) };
+  } catch (e) {
+    if (e instanceof RequestInvalidError) return { ok: false, detail: 'CONNECT needs host:port' };
+    throw e;
+  }
 }
