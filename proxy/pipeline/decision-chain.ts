@@ -18,7 +18,7 @@ import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } f
 import { authorize, type AuthorizeDeps } from './authorize.js';
 import { decide, type Verdict } from './decide.js';
 import { parseConnect, parseRequest, type Arrival, type RequestHead } from './parse-request.js';
-import { BodyTooLargeError, type BodySource } from './read-body.js';
+import { BodyAbortedError, BodyTooLargeError, type BodySource } from './read-body.js';
 import type { Resolution } from './resolve-destination.js';
 
 export interface ChainDeps extends AuthorizeDeps {
@@ -195,6 +195,12 @@ export class DecisionChain {
         if (body.contentLength !== undefined && body.contentLength > max) throw new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`);
         a.body = await body.read(max);
       } catch (e) {
+        if (e instanceof BodyAbortedError) {
+          // The client left half-way: what it sent is no request (REQUEST_INVALID), and the gate did not fail.
+          a.close = true;
+          this.trace('body', e.message);
+          return make('REQUEST_INVALID', e.message, route);
+        }
         if (!(e instanceof BodyTooLargeError)) throw e;
         a.close = true;
         this.trace('body', e.message);

@@ -315,7 +315,7 @@ describe('network: hostile input, second round (issue 17)', () => {
       c.close();
       let d: ReturnType<typeof decisionsFor> = [];
       for (let t = 0; t < 60 && d.length === 0; t++) { await new Promise((r) => setTimeout(r, 50)); d = decisionsFor('/upload/half'); }
-      assert.equal(d.length, 1, 'one decision entry');
+      assert.equal(d.length, 1, "one decision entry");
       assert.equal(d[0]!.payload.decision, 'DENY');
       assert.equal(d[0]!.payload.reason, 'REQUEST_INVALID');
       assert.match(gate.output(), /"reason":"REQUEST_INVALID"[^\n]*"detail":"the client aborted the body[^"]*"/);
