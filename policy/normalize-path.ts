@@ -49,13 +49,25 @@ export function normalizeSegment(seg: string): string {
 }
 
 /**
+ * A normalized segment that is `.` or `..` followed by path parameters (`..;x`, `.;`, also
+ * `%2e%2e;` once decoded, and `..%3B`): Tomcat, Jetty and Spring strip the parameters and
+ * read a dot segment, so the origin would resolve a path the gate never matched (SPEC §4).
+ */
+function isDotWithParameters(seg: string): boolean {
+  const m = /;|%3B/.exec(seg);
+  if (!m) return false;
+  const before = seg.slice(0, m.index);
+  return before === '.' || before === '..';
+}
+
+/**
  * Normalizes a request path (no query): `""` becomes `/`; segments are normalized by
  * {@link normalizeSegment}; `.` and `..` segments (also when spelled `%2E`) are removed as
  * RFC 3986 §5.2.4 does, a trailing one leaving a trailing `/`. Empty segments are kept.
  * Idempotent: the output holds no dot segments and only normalized segments.
  *
  * @throws RequestInvalidError when the path does not start with `/`, climbs above the root,
- * or holds something {@link normalizeSegment} refuses.
+ * holds a dot segment with path parameters, or holds something {@link normalizeSegment} refuses.
  */
 export function normalizePath(raw: string): string {
   if (raw === '') return '/';
@@ -64,6 +76,7 @@ export function normalizePath(raw: string): string {
   const out: string[] = [];
   for (let i = 0; i < input.length; i++) {
     const seg = normalizeSegment(input[i] as string);
+    if (isDotWithParameters(seg)) throw new RequestInvalidError('path holds a dot segment with path parameters ("..;", ".;"), which servers that strip parameters read as a dot segment');
     const last = i === input.length - 1;
     if (seg === '.' || seg === '..') {
       if (seg === '..') {

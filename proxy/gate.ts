@@ -20,6 +20,7 @@ import { DeciderClient } from './authority/decider-client.js';
 import { PauseGate } from './authority/pause-gate.js';
 import { setUpPermits } from './authority/permits-setup.js';
 import { PolicySource } from './authority/policy-source.js';
+import { ConnectionTurns } from './lifecycle/connection-turns.js';
 import { InFlight } from './lifecycle/in-flight.js';
 import { agentServerOptions, guardAgentServer, listen } from './lifecycle/listeners.js';
 import { readinessOf } from './lifecycle/readiness.js';
@@ -115,9 +116,25 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const inFlight = new InFlight();
   const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics });
   const upgrades = new UpgradeHandler({ chain, recorder, drop, resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  // Every arrival on an agent connection takes its turn (connection-turns.ts): in order, and
+  // nothing behind a closing answer (REQUEST_INVALID, an upgrade, a tunnel) is ever decided.
+  const turns = new ConnectionTurns();
+  /** A dropped arrival gets no answer: the closing answer before it ends the socket; this is the backstop. */
+  const backstop = (socket: import('node:stream').Duplex) => () => { setTimeout(() => socket.destroy(), 5000).unref(); };
   const handlers = {
-    request: (req: http.IncomingMessage, res: http.ServerResponse, arrival: Arrival) => { void inFlight.track(requests.handle(req, res, arrival)); },
-    upgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, arrival: Arrival) => { void inFlight.track(upgrades.handle(req, socket, head, arrival)); },
+    request: (req: http.IncomingMessage, res: http.ServerResponse, arrival: Arrival) => {
+      turns.noteMessage(req.socket, req);
+      void inFlight.track(turns.run(req.socket, () => requests.handle(req, res, arrival), backstop(req.socket)));
+    },
+    upgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, arrival: Arrival) => {
+      void inFlight.track(turns.run(socket, async () => { await upgrades.handle(req, socket, head, arrival); return 'close'; }, backstop(socket)));
+    },
+    // A CONNECT, on the proxy port or (REQUEST_INVALID) inside a tunnel. Tracked: a tunnel's run
+    // ends with its outcome receipt (an intercepted CONNECT's right after the hand-off).
+    connect: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, arrival: Arrival) => {
+      // An intercepted plain stream stays 'open': the requests inside take their turns on the same socket.
+      void inFlight.track(turns.run(socket, () => connect.handle(req, socket, head, arrival), backstop(socket)));
+    },
   };
   const serverOptions = agentServerOptions(config);
   const interception = config.tls.caCert && config.tls.caKey
@@ -128,10 +145,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const onProxyRequest = (req: http.IncomingMessage, res: http.ServerResponse) => handlers.request(req, res, proxyArrival);
   const proxy = http.createServer(serverOptions, onProxyRequest);
   proxy.on('checkExpectation', onProxyRequest);
-  // Tracked: a tunnel's run ends with its outcome receipt (an intercepted CONNECT's right after the hand-off).
-  proxy.on('connect', (req, socket, head) => { void inFlight.track(connect.handle(req, socket, head)); });
+  proxy.on('connect', (req, socket, head) => handlers.connect(req, socket, head, proxyArrival));
   proxy.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket, head, proxyArrival));
-  const onClientError = refuseMalformed({ recorder, metrics, log });
+  const onClientError = refuseMalformed({ recorder, metrics, log, turns });
   for (const s of [proxy, ...(interception ? [interception.servers.https, interception.servers.http] : [])]) guardAgentServer(s, onClientError);
 
   const admin = createAdminServer({

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
 import type { Decision } from '../../policy/types.js';
 import type { Attempt, DecisionChain } from '../pipeline/decision-chain.js';
+import type { Arrival } from '../pipeline/parse-request.js';
 import type { Clearance, Recorder } from '../pipeline/record.js';
 import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
 import type { Logger } from '../observe/logger.js';
@@ -20,7 +21,8 @@ import { connectUpstream } from '../wire/connect-upstream.js';
 import { blockedResponse, egressHeaders, upstreamFailureResponse } from '../wire/respond.js';
 import type { Splices } from '../wire/splices.js';
 import { rawHead, writeRaw } from '../wire/write-raw.js';
-import type { Interception } from './interception.js';
+import type { TurnEnd } from '../lifecycle/connection-turns.js';
+import type { Intercepted, Interception } from './interception.js';
 
 export interface ConnectDeps {
   chain: DecisionChain;
@@ -44,25 +46,31 @@ const TUNNEL_CONNECT_MAX_MS = 10_000;
 export class ConnectHandler {
   constructor(private readonly deps: ConnectDeps) {}
 
-  /** Handles one 'connect' event of the proxy server. Never throws. */
-  async handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /**
+   * Handles one 'connect' event: of the proxy server, or of an inner server inside a tunnel
+   * (`arrival.tunnel` set), where the chain refuses it REQUEST_INVALID with its receipt. Never throws.
+   * Resolves 'open' only when the socket was handed to interception as plain HTTP or TLS: the
+   * requests inside then take their turns on it (connection-turns.ts); otherwise 'close'.
+   */
+  async handle(req: IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): Promise<TurnEnd> {
     socket.on('error', () => socket.destroy());
     const pa = req.headers['proxy-authorization'];
-    const decided = await this.deps.chain.decideConnect({ authority: req.url ?? '', proxyAuthorization: typeof pa === 'string' ? pa : undefined });
+    const decided = await this.deps.chain.decideConnect({ authority: req.url ?? '', proxyAuthorization: typeof pa === 'string' ? pa : undefined, arrival });
     let cleared: Clearance | undefined;
     try {
-      if (decided.kind === 'intercept') return await this.intercept(socket as net.Socket, head, decided.attempt);
+      if (decided.kind === 'intercept') return (await this.intercept(socket as net.Socket, head, decided.attempt)) === 'served' ? 'open' : 'close';
       const rec = await this.deps.recorder.decision(decided);
-      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId)); return; }
+      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId)); return 'close'; }
       cleared = rec.clearance;
       await this.tunnel(socket, head, cleared);
     } catch (e) {
       this.deps.log.error({ err: e }, 'exception handling CONNECT');
-      if (!cleared) return this.refuse(socket, make('INTERNAL_ERROR', 'the gate failed while handling the CONNECT'), decided.attempt);
+      if (!cleared) { await this.refuse(socket, make('INTERNAL_ERROR', 'the gate failed while handling the CONNECT'), decided.attempt); return 'close'; }
       // After the decision entry: the attempt ends with its outcome, not a second decision.
       socket.destroy();
       await this.deps.recorder.outcome(cleared, { status: null, bytesUp: 0, bytesDown: 0, error: `internal: ${(e as Error).message}` });
     }
+    return 'close';
   }
 
   private async refuse(socket: Duplex, d: Decision, a: Attempt): Promise<void> {
@@ -70,14 +78,15 @@ export class ConnectHandler {
     writeRaw(socket, blockedResponse(r.decision, r.receiptId));
   }
 
-  private async intercept(socket: net.Socket, head: Buffer, a: Attempt): Promise<void> {
+  private async intercept(socket: net.Socket, head: Buffer, a: Attempt): Promise<Intercepted | 'refused'> {
     const r = a.request!;
-    if (!this.deps.interception) return this.refuse(socket, make('INTERNAL_ERROR', 'TLS interception is not configured (tls.ca_cert)'), a);
+    if (!this.deps.interception) { await this.refuse(socket, make('INTERNAL_ERROR', 'TLS interception is not configured (tls.ca_cert)'), a); return 'refused'; }
     const out = await this.deps.interception.accept(socket, head, { host: r.host, port: r.port });
     if (typeof out === 'object') {
       // The handshake was refused inside TLS: there is no HTTP connection left to answer on.
       await this.deps.recorder.refusal(make('TLS_SNI_MISMATCH', `TLS SNI names another host than the CONNECT (${out.sniMismatch.slice(0, 100)})`), a);
     }
+    return out;
   }
 
   /** A tunnel route: bytes spliced untouched to the checked address, then the outcome recorded. */

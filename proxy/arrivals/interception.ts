@@ -16,6 +16,8 @@ import { serveOn, sniffAndTerminate } from './terminate-tls.js';
 export interface InterceptionHandlers {
   request(req: http.IncomingMessage, res: http.ServerResponse, arrival: Arrival): void;
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
+  /** A CONNECT inside the tunnel: decided (REQUEST_INVALID) and answered, instead of Node's silent close. */
+  connect(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
 }
 
 /** How an intercepted CONNECT ended up: served, refused for its SNI, or gone. */
@@ -38,9 +40,15 @@ export class Interception {
       if (!arrival) { socket.destroy(); return; }
       handlers.upgrade(req, socket, head, arrival);
     };
+    const onConnect = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const arrival = this.arrivals.get(req.socket);
+      if (!arrival) { socket.destroy(); return; }
+      handlers.connect(req, socket, head, arrival);
+    };
     this.servers = { https: http.createServer(serverOptions, onRequest), http: http.createServer(serverOptions, onRequest) };
     for (const s of [this.servers.https, this.servers.http]) {
       s.on('upgrade', onUpgrade);
+      s.on('connect', onConnect);
       // An `Expect` other than 100-continue is an end-to-end header: the request is decided and,
       // if permitted, forwarded with it, instead of Node's bare 417 without a receipt.
       s.on('checkExpectation', onRequest);

@@ -8,6 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Decision } from '../../policy/types.js';
+import type { ConnectionTurns } from '../lifecycle/connection-turns.js';
 import type { Logger } from '../observe/logger.js';
 import type { GateMetrics } from '../observe/metrics.js';
 import type { Recorder } from '../pipeline/record.js';
@@ -18,6 +19,8 @@ export interface MalformedDeps {
   recorder: Recorder;
   metrics: GateMetrics;
   log: Logger;
+  /** The refusal waits its turn on the connection: after the answers to the requests before it, never instead of them. */
+  turns: ConnectionTurns;
 }
 
 /** The 'clientError' handler of the gate's HTTP servers: one refusal (with its receipt) per connection. */
@@ -31,23 +34,35 @@ export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoExceptio
     if (state === 'pending') return;
     if (state === 'answered') { socket.destroy(); return; }
     answering.set(socket, 'pending');
-    deps.metrics.parseErrors.inc();
-    deps.log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
     if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
     // Read and discard what the client still sends while the receipt is written: closing a
     // socket with unread input resets it, and the client would never see the answer.
     socket.on('data', () => undefined);
     socket.resume();
-    setTimeout(() => socket.destroy(), 5000).unref();
-    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
-    const d: Decision = {
-      decision: 'DENY', reason: 'REQUEST_INVALID',
-      detail: timedOut ? 'the request was not received in time' : `the HTTP parser refused the request (${err.code ?? 'error'})`,
+    // Bytes after a request that closed the connection (HPE_CLOSED_CONNECTION) are no request:
+    // the closing turn before them drops this one, unanswered and unrecorded (RFC 9112 §9.6).
+    const refuse = async (): Promise<'close'> => {
+      deps.metrics.parseErrors.inc();
+      deps.log.warn({ code: err.code }, 'malformed request refused by the HTTP parser');
+      setTimeout(() => socket.destroy(), 5000).unref();
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+      const d: Decision = {
+        decision: 'DENY', reason: 'REQUEST_INVALID',
+        detail: timedOut ? 'the request was not received in time' : `the HTTP parser refused the request (${err.code ?? 'error'})`,
+      };
+      try {
+        const r = await deps.recorder.refusal(d);
+        // A client that never finished its header block is told so (408), as HTTP servers do.
+        answering.set(socket, 'answered');
+        writeRaw(socket, blockedResponse(r.decision, r.receiptId, timedOut && r.receiptId ? 408 : undefined));
+      } catch {
+        socket.destroy();
+      }
+      return 'close';
     };
-    deps.recorder.refusal(d).then((r) => {
-      // A client that never finished its header block is told so (408), as HTTP servers do.
-      answering.set(socket, 'answered');
-      writeRaw(socket, blockedResponse(r.decision, r.receiptId, timedOut && r.receiptId ? 408 : undefined));
-    }, () => socket.destroy());
+    // The error lies in the body of the request being handled (its turn waits for that body):
+    // answered at once, and the closed socket ends that request's turn as a client abort.
+    if (deps.turns.bodyIncomplete(socket)) { void refuse(); return; }
+    void deps.turns.run(socket, refuse, () => { setTimeout(() => socket.destroy(), 5000).unref(); });
   };
 }

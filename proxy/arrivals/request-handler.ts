@@ -14,6 +14,7 @@ import type { Arrival } from '../pipeline/parse-request.js';
 import { readBody, type BodySource } from '../pipeline/read-body.js';
 import type { Clearance, Recorder } from '../pipeline/record.js';
 import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
+import type { TurnEnd } from '../lifecycle/connection-turns.js';
 import type { GateMetrics } from '../observe/metrics.js';
 import { blockedResponse, egressHeaders, send, upstreamFailureResponse } from '../wire/respond.js';
 
@@ -31,30 +32,44 @@ export function bodyOf(req: IncomingMessage): BodySource {
   return { contentLength: cl !== undefined && /^\d{1,15}$/.test(cl) ? Number(cl) : undefined, read: (max) => readBody(req, max) };
 }
 
+/** The client asked to close after this request (RFC 9112 §9.3): Connection: close, or HTTP/1.0 without keep-alive. */
+export function clientCloses(req: Pick<IncomingMessage, 'headers' | 'httpVersion'>): boolean {
+  const c = req.headers.connection;
+  const tokens = (Array.isArray(c) ? c.join(',') : c ?? '').split(',').map((t) => t.trim().toLowerCase());
+  return tokens.includes('close') || (req.httpVersion === '1.0' && !tokens.includes('keep-alive'));
+}
+
 /** Handles HTTP requests of the proxy listener and of intercepted tunnels. */
 export class RequestHandler {
   constructor(private readonly deps: RequestHandlerDeps) {}
 
-  /** Handles one request. Never throws. */
-  async handle(req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<void> {
+  /**
+   * Handles one request. Never throws. Resolves 'close' when the connection ends with this
+   * answer (a refusal that closes, an upstream failure, the client's own Connection: close):
+   * nothing pipelined behind it may then be decided (connection-turns.ts).
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<TurnEnd> {
     const decided = await this.deps.chain.decideRequest({ head: req, arrival, body: bodyOf(req) });
     const rec = await this.deps.recorder.decision(decided);
     if (!rec.clearance) {
       // Unrecorded (RECEIPT_UNAVAILABLE) answers close the connection: the body may be unread.
-      send(res, blockedResponse(rec.verdict.decision, rec.receiptId), rec.attempt.close || rec.receiptId === undefined);
-      return;
+      const close = rec.attempt.close || rec.receiptId === undefined;
+      send(res, blockedResponse(rec.verdict.decision, rec.receiptId), close);
+      return close || clientCloses(req) ? 'close' : 'open';
     }
-    await this.forward(req, res, rec.clearance);
+    const kept = await this.forward(req, res, rec.clearance);
+    return kept && !clientCloses(req) ? 'open' : 'close';
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, c: Clearance): Promise<void> {
+  /** Forwards a cleared request; false when the answer closed the connection. */
+  private async forward(req: IncomingMessage, res: ServerResponse, c: Clearance): Promise<boolean> {
     const { attempt: a, verdict: v, receiptId } = c;
     const request = a.request!;
     const dest = await connectAddress(this.deps.resolver, request, a.address);
     if (!dest.ok) {
       await this.deps.recorder.outcome(c, { status: null, bytesUp: 0, bytesDown: 0, error: dest.detail });
       send(res, upstreamFailureResponse(v.decision, receiptId, false, dest.detail), true);
-      return;
+      return false;
     }
     const credential = a.credential;
     const t0 = process.hrtime.bigint();
@@ -67,5 +82,6 @@ export class RequestHandler {
     if (out.error && !out.headersSent) send(res, upstreamFailureResponse(v.decision, receiptId, out.timedOut, 'the upstream request failed'), true);
     else if (out.error) res.destroy();
     await this.deps.recorder.outcome(c, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
+    return out.error === undefined;
   }
 }

@@ -84,7 +84,8 @@ export class UpgradeHandler {
     const egress = egressHeaders(v, receiptId);
 
     const headers = upstreamHeaders(req.rawHeaders, this.deps.drop, a.credential ? { [a.credential.header]: a.credential.value } : undefined);
-    headers.push('host', hostHeader(r), 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade ?? ''));
+    // parse-request let only `Upgrade: websocket` through.
+    headers.push('host', hostHeader(r), 'connection', 'Upgrade', 'upgrade', 'websocket');
     const t0 = process.hrtime.bigint();
     const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
     const target = address;
@@ -138,7 +139,14 @@ export class UpgradeHandler {
       return;
     }
     const { res, upstream, upHead } = answer;
-    socket.write(rawHead(101, [...originHeaders(res.rawHeaders), 'connection', 'Upgrade', 'upgrade', String(res.headers.upgrade ?? ''), ...Object.entries(egress).flat()], 'Switching Protocols'));
+    if (String(res.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+      // Decided was a WebSocket: an origin that switches to anything else is not spliced.
+      upstream.destroy();
+      await finish({ status: 101, bytesUp: 0, bytesDown: 0, error: `the origin switched to another protocol than websocket (${String(res.headers.upgrade ?? '').slice(0, 50)})`, durationMs: ms() });
+      writeRaw(socket, upstreamFailureResponse(v.decision, receiptId, false, 'the origin switched to another protocol than websocket'));
+      return;
+    }
+    socket.write(rawHead(101, [...originHeaders(res.rawHeaders), 'connection', 'Upgrade', 'upgrade', 'websocket', ...Object.entries(egress).flat()], 'Switching Protocols'));
     const spliced = await this.deps.splices.splice(c, socket, upstream, head, upHead);
     await finish({ status: 101, ...spliced, durationMs: ms() });
   }

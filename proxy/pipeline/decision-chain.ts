@@ -13,13 +13,12 @@
  * - The normalized request is what matching, permit binding and forwarding all read.
  */
 import { createHash } from 'node:crypto';
-import { parseConnectAuthority, RequestInvalidError } from '../../policy/normalize-request.js';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
 import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } from '../../policy/types.js';
 import { authorize, type AuthorizeDeps } from './authorize.js';
 import { decide, type Verdict } from './decide.js';
-import { parseRequest, type Arrival, type RequestHead } from './parse-request.js';
-import { BodyTooLargeError, type BodySource } from './read-body.js';
+import { parseConnect, parseRequest, type Arrival, type RequestHead } from './parse-request.js';
+import { BodyAbortedError, BodyTooLargeError, type BodySource } from './read-body.js';
 import type { Resolution } from './resolve-destination.js';
 
 export interface ChainDeps extends AuthorizeDeps {
@@ -37,8 +36,8 @@ export interface ChainDeps extends AuthorizeDeps {
 
 /** An HTTP request (plain, inside a tunnel, or an upgrade). */
 export interface RequestInput { head: RequestHead; arrival: Arrival; body: BodySource }
-/** A CONNECT: its authority, and its Proxy-Authorization (a tunnel route's `Bearer` permit). */
-export interface ConnectInput { authority: string; proxyAuthorization?: string | undefined }
+/** A CONNECT: its authority, its Proxy-Authorization (a tunnel route's `Bearer` permit), and where it arrived (inside a tunnel: refused). */
+export interface ConnectInput { authority: string; proxyAuthorization?: string | undefined; arrival?: Arrival }
 
 /** One attempt on its way through the stages: what each stage learned. */
 export interface Attempt {
@@ -141,14 +140,13 @@ export class DecisionChain {
   }
 
   private async connect(input: ConnectInput, a: Attempt): Promise<Decision | typeof INTERCEPT> {
-    let auth: ReturnType<typeof parseConnectAuthority>;
-    try {
-      auth = parseConnectAuthority(input.authority);
-    } catch (e) {
-      if (!(e instanceof RequestInvalidError)) throw e;
-      this.trace('normalize', 'CONNECT needs host:port');
-      return make('REQUEST_INVALID', 'CONNECT needs host:port');
+    const parsed = parseConnect(input.authority, input.arrival);
+    if (!parsed.ok) {
+      a.close = true;
+      this.trace('normalize', parsed.detail);
+      return make('REQUEST_INVALID', parsed.detail);
     }
+    const auth = parsed.authority;
     this.trace('normalize', 'ok');
     const r: NormalizedRequest = {
       method: 'CONNECT', scheme: 'https', host: auth.host, port: auth.port, path: '', query: null,
@@ -198,6 +196,12 @@ export class DecisionChain {
         if (body.contentLength !== undefined && body.contentLength > max) throw new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`);
         a.body = await body.read(max);
       } catch (e) {
+        if (e instanceof BodyAbortedError) {
+          // The client left half-way: what it sent is no request (REQUEST_INVALID), and the gate did not fail.
+          a.close = true;
+          this.trace('body', e.message);
+          return make('REQUEST_INVALID', e.message, route);
+        }
         if (!(e instanceof BodyTooLargeError)) throw e;
         a.close = true;
         this.trace('body', e.message);

@@ -5,7 +5,7 @@
  * upstream, can read the request differently than the gate did (SPEC §4).
  */
 import type { IncomingMessage } from 'node:http';
-import { normalizeRequest, RequestInvalidError } from '../../policy/normalize-request.js';
+import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../../policy/normalize-request.js';
 import type { NormalizedRequest } from '../../policy/types.js';
 
 /** Where a request arrived: the proxy port, or inside a CONNECT tunnel to host:port. */
@@ -36,6 +36,27 @@ function headerValues(raw: string[], name: string): string[] {
   return out;
 }
 
+/**
+ * Only a WebSocket upgrade may ever be spliced (SPEC §4): a GET over HTTP/1.1 without a body,
+ * with one `Upgrade: websocket` and `upgrade` among the Connection tokens. Any other Upgrade
+ * (h2c, several tokens, a second line), an Upgrade that Connection does not name, or a
+ * Connection: upgrade without an Upgrade is refused here, whichever handler Node dispatched
+ * it to — so no token can open a splice that later requests on the connection slip through.
+ * Returns the refusal's detail, or undefined for a request that is not an upgrade or is a
+ * well-formed WebSocket one.
+ */
+function checkUpgrade(req: RequestHead, raw: string[], contentLength: number | undefined, chunked: boolean): string | undefined {
+  const upgrades = headerValues(raw, 'upgrade');
+  const named = headerValues(raw, 'connection').some((v) => v.split(',').some((t) => t.trim().toLowerCase() === 'upgrade'));
+  if (upgrades.length === 0) return named ? 'Connection: upgrade without an Upgrade header' : undefined;
+  if (upgrades.length > 1 || upgrades[0]!.trim().toLowerCase() !== 'websocket') return 'only a WebSocket upgrade is accepted (Upgrade: websocket)';
+  if (!named) return 'Upgrade: websocket without Connection: upgrade';
+  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET';
+  if (req.httpVersion !== '1.1') return 'a WebSocket upgrade needs HTTP/1.1';
+  if (chunked || (contentLength ?? 0) > 0) return 'an upgrade request carries no body';
+  return undefined;
+}
+
 /** Parses and normalizes; never throws for bad input. `permitHeader` is lowercase. */
 export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: string): Parsed {
   const method = req.method ?? '';
@@ -58,6 +79,13 @@ export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: s
     if (!/^\d{1,15}$/.test(v)) return { ok: false, detail: 'malformed Content-Length', method };
     contentLength = Number(v);
   }
+  // RFC 9112 §6.1: chunked alone. Any other coding (`gzip, chunked`, `chunked, chunked`,
+  // `identity`) is a body the gate would de-chunk while the origin decodes it again.
+  if (tes.length > 1 || (tes.length === 1 && tes[0]!.trim().toLowerCase() !== 'chunked')) {
+    return { ok: false, detail: 'a Transfer-Encoding other than chunked alone', method };
+  }
+  const upgrade = checkUpgrade(req, raw, contentLength, tes.length > 0);
+  if (upgrade !== undefined) return { ok: false, detail: upgrade, method };
   const target = req.url ?? '';
   if (!arrival.tunnel && target.startsWith('/')) {
     return { ok: false, detail: 'origin-form request to the proxy port; send the absolute URI (use the gate as an HTTP proxy)', method };
@@ -96,4 +124,23 @@ export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: s
 /** `host:port`, with an IPv6 host in brackets. */
 export function formatAuthority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export type ParsedConnect =
+  | { ok: true; authority: ReturnType<typeof parseConnectAuthority> }
+  | { ok: false; detail: string };
+
+/**
+ * A CONNECT's target, or REQUEST_INVALID: a target that is not host:port, or a CONNECT that
+ * arrived inside a tunnel (SPEC §4) — a tunnel in a tunnel would hand bytes over with no
+ * decision per request. Never throws for bad input.
+ */
+export function parseConnect(target: string, arrival: Arrival | undefined): ParsedConnect {
+  if (arrival?.tunnel) return { ok: false, detail: 'CONNECT inside a tunnel' };
+  try {
+    return { ok: true, authority: parseConnectAuthority(target) };
+  } catch (e) {
+    if (e instanceof RequestInvalidError) return { ok: false, detail: 'CONNECT needs host:port' };
+    throw e;
+  }
 }

@@ -10,26 +10,39 @@ export class BodyTooLargeError extends Error {
   readonly code = 'BODY_TOO_LARGE';
 }
 
+/** The client went away (aborted, reset, closed) before the whole body arrived: a client abort, not a gate failure. */
+export class BodyAbortedError extends Error {
+  override name = 'BodyAbortedError';
+  readonly code = 'BODY_ABORTED';
+}
+
 /** Where the chain gets a request's body from: the socket (the gate) or a file (explain). */
 export interface BodySource {
   /** The declared Content-Length, if any: refused before reading when over the bound. */
   contentLength?: number;
-  /** Reads the whole body; rejects BodyTooLargeError past `max` bytes. */
+  /** Reads the whole body; rejects BodyTooLargeError past `max` bytes, BodyAbortedError when the client leaves before its end. */
   read(max: number): Promise<Buffer>;
 }
 
-/** Reads a body up to `max` bytes from a stream; rejects BodyTooLargeError past it (the stream is paused there). */
+/**
+ * Reads a body up to `max` bytes from a stream; rejects BodyTooLargeError past it (the stream
+ * is paused there), and BodyAbortedError when the stream errors or closes before its end (the
+ * client aborted the upload half-way).
+ */
 export function readBody(stream: Readable, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
+    let ended = false;
+    const aborted = (why: string) => { if (!ended) { ended = true; reject(new BodyAbortedError(`the client aborted the body after ${n} bytes (${why})`)); } };
     stream.on('data', (c: Buffer) => {
       n += c.length;
-      if (n > max) { stream.pause(); reject(new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`)); return; }
+      if (n > max) { stream.pause(); ended = true; reject(new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`)); return; }
       chunks.push(c);
     });
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
+    stream.on('end', () => { if (!ended) { ended = true; resolve(Buffer.concat(chunks)); } });
+    stream.on('error', (e: NodeJS.ErrnoException) => aborted(e.code ?? e.message));
+    stream.on('close', () => aborted('connection closed'));
   });
 }
 

@@ -47,3 +47,31 @@ export async function countingOrigin(host: string, port = 0, headersSeen?: http.
   const bound = await new Promise<number>((r, j) => { server.once('error', j); server.listen(port, host, () => r((server.address() as net.AddressInfo).port)); });
   return { port: bound, hits, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
 }
+
+/** An origin that records the request line of every request and upgrade, answers upgrades 101 with the token asked for, and records what arrives after a 101. */
+export interface UpgradeOrigin { port: number; seen: string[]; afterUpgrade: string[]; close(): Promise<void> }
+
+export async function upgradeOrigin(): Promise<UpgradeOrigin> {
+  const seen: string[] = [];
+  const afterUpgrade: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => res.end('origin'));
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    seen.push(`${req.method} ${req.url}`);
+    const token = req.url?.includes('answer-h2c') ? 'h2c' : String(req.headers.upgrade ?? '');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${token}\r\n\r\n`);
+    socket.on('data', (d: Buffer) => {
+      afterUpgrade.push(d.toString('latin1'));
+      // A request smuggled through a splice reaches the origin as raw bytes: count its request line.
+      for (const m of d.toString('latin1').matchAll(/^([A-Z]+) (\S+) HTTP\/1\.[01]\r?$/gm)) seen.push(`${m[1]} ${m[2]}`);
+    });
+    socket.on('error', () => undefined);
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+  return { port, seen, afterUpgrade, close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) };
+}

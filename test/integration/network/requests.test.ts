@@ -128,6 +128,12 @@ describe('network: hostile requests', () => {
     const a = parseAnswer(raw);
     assert.equal(a.status, 408, raw);
     assert.equal(a.headers['egress-reason'], 'REQUEST_INVALID');
+    // SPEC §7: 408 with the same problem+json and a DENY REQUEST_INVALID receipt.
+    assert.equal(a.json?.reason, 'REQUEST_INVALID');
+    assert.equal(a.json?.status, 408);
+    const rec = receiptById(ws.receiptsDir, a.headers['egress-receipt']);
+    assert.equal(rec?.payload.decision, 'DENY');
+    assert.equal(rec?.payload.reason, 'REQUEST_INVALID');
     assert.equal(await parseErrors(), before + 1);
     assert.deepEqual(origin.hits, []);
   });

@@ -36,6 +36,11 @@ describe('normalizePath', () => {
     ['/a//b', '/a//b'],
     ['/a/...', '/a/...'],
     ['/%2541', '/%2541'],
+    // Parameters on an ordinary segment, or a dot inside a longer name, are not dot segments.
+    ['/a;v=1/b', '/a;v=1/b'],
+    ['/a/...;x', '/a/...;x'],
+    ['/a/.x;y', '/a/.x;y'],
+    ['/a/;/b', '/a/;/b'],
   ];
   for (const [raw, want] of cases) {
     it(`${JSON.stringify(raw)} -> ${want}`, () => assert.equal(normalizePath(raw), want));
@@ -56,6 +61,16 @@ describe('normalizePath', () => {
     ['/a b', /must be percent-encoded/],
     ['/caf\u00e9', /must be percent-encoded/],
     ['a/b', /must start with/],
+    // SPEC §4: a dot segment followed by path parameters (servers that strip them read `..`).
+    ['/v1/charges/..;/admin', /dot segment with path parameters/],
+    ['/v1/charges/..;jsessionid=1', /dot segment with path parameters/],
+    ['/v1/charges/.;/..;/admin', /dot segment with path parameters/],
+    ['/v1/charges/%2e%2e;/admin', /dot segment with path parameters/],
+    ['/v1/charges/%2E%2E;x', /dot segment with path parameters/],
+    ['/v1/charges/.%2e;/admin', /dot segment with path parameters/],
+    ['/v1/charges/..%3B/admin', /dot segment with path parameters/],
+    ['/v1/charges/..%3b', /dot segment with path parameters/],
+    ['/v1/.;', /dot segment with path parameters/],
   ];
   for (const [raw, message] of bad) {
     it(`${JSON.stringify(raw)} is REQUEST_INVALID`, () => {
