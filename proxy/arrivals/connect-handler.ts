@@ -31,6 +31,8 @@ export interface ConnectDeps {
   splices: Splices;
   upstreamTimeoutMs: number;
   log: Logger;
+  /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
+  permitRequest?: string;
 }
 
 function make(reason: Reason, detail: string): Decision {
@@ -52,7 +54,7 @@ export class ConnectHandler {
     try {
       if (decided.kind === 'intercept') return await this.intercept(socket as net.Socket, head, decided.attempt);
       const rec = await this.deps.recorder.decision(decided);
-      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId)); return; }
+      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest)); return; }
       cleared = rec.clearance;
       await this.tunnel(socket, head, cleared);
     } catch (e) {

@@ -23,6 +23,8 @@ export interface RequestHandlerDeps {
   resolver: DestinationResolver;
   forwarder: Forwarder;
   metrics: GateMetrics;
+  /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
+  permitRequest?: string;
 }
 
 /** The body of a request the gate is handling, read only if the chain needs it whole. */
@@ -40,7 +42,7 @@ export class RequestHandler {
     const rec = await this.deps.recorder.decision(decided);
     if (!rec.clearance) {
       // Unrecorded (RECEIPT_UNAVAILABLE) answers close the connection: the body may be unread.
-      send(res, blockedResponse(rec.verdict.decision, rec.receiptId), rec.attempt.close || rec.receiptId === undefined);
+      send(res, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest), rec.attempt.close || rec.receiptId === undefined);
       return;
     }
     await this.forward(req, res, rec.clearance);
