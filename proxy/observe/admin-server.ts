@@ -24,7 +24,12 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 export function createAdminServer(deps: AdminDeps): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer(createAdminHandler(deps));
+}
+
+/** The admin endpoints as a request handler, for a listener that serves more (the arbiter's). */
+export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url) {
@@ -52,5 +57,5 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       default:
         return json(res, 404, { error: 'not found' });
     }
-  });
+  };
 }
