@@ -9,6 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, importJWK } from 'jose';
+import { fetch as undiciFetch } from 'undici';
+import { createPermitFetch, gateDispatcher, requestPermit } from '../../../sdk/index.js';
 import { cli, genKey, GATE_ID, SUBJECT, ISS, startGate, startOrigin, viaProxy, workspace, type GateProcess, type GateWorkspace, type Origin } from '../harness.js';
 import { api, arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type ArbiterWorkspace } from './arbiter-harness.js';
 
@@ -163,6 +165,31 @@ describe('arbiter with a gate', () => {
     assert.equal((await api(aws, aws.tokens.agent, 'GET', p.json.poll)).status, 202);
     await api(aws, aws.tokens.alice, 'POST', `/v1/approvals/${p.json.request_id}`, { approve: true });
     assert.equal((await api(aws, aws.tokens.agent, 'GET', p.json.poll)).json.decision, 'PERMIT');
+  });
+
+  it('SDK: requestPermit waits out PENDING until approved; createPermitFetch sends through the gate with undici', async () => {
+    const url = `http://api.it:${origin.port}/publish`;
+    const approveSoon = (async () => {
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const w = (await api(aws, aws.tokens.alice, 'GET', '/v1/approvals')).json.waiting.find((x: any) => x.reason === 'sdk');
+        if (w) return api(aws, aws.tokens.alice, 'POST', `/v1/approvals/${w.request_id}`, { approve: true });
+      }
+      return undefined;
+    })();
+    const p = await requestPermit({ arbiter: aws.url, token: aws.tokens.agent as string, gate: GATE_ID, method: 'POST', url, body: '{"n":1}', reason: 'sdk', signal: AbortSignal.timeout(20_000) });
+    await approveSoon;
+    assert.equal(JSON.parse(Buffer.from(p.permit.split('.')[1] as string, 'base64url').toString()).surface, 'notes');
+    const ac = new AbortController();
+    const waiting = requestPermit({ arbiter: aws.url, token: aws.tokens.agent as string, gate: GATE_ID, method: 'POST', url, body: '{"n":2}', reason: 'never', signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('gave up')), 300);
+    await assert.rejects(waiting, /gave up/);
+    const pf = createPermitFetch({ arbiter: aws.url, token: aws.tokens.agent as string, gate: GATE_ID, fetch: undiciFetch });
+    const dispatcher = gateDispatcher({ proxyUrl: `http://127.0.0.1:${gws.listenPort}`, caPem: fs.readFileSync(gws.caCert, 'utf8') });
+    const res = await pf(notesUrl(), { method: 'POST', body: '{"n":1}', dispatcher });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('egress-decision'), 'PERMIT');
+    await dispatcher.close();
   });
 
   it('audit passes on real traffic, and names a permit signed with the arbiter key outside the arbiter', async () => {
