@@ -27,20 +27,23 @@ export class RateLimiter {
   /** Takes a slot, or says how many seconds until one frees. */
   take(key: string, rate: { count: number; windowMs: number }): { ok: true; release: () => void } | { ok: false; retryAfterS: number } {
     const now = this.clock();
-    const list = (this.used.get(key) ?? []).filter((t) => t > now - rate.windowMs);
+    let list = this.used.get(key);
+    if (!list) this.used.set(key, (list = []));
+    // Pruned in place: a release() handed out earlier keeps pointing at this same array.
+    while (list.length > 0 && (list[0] as number) <= now - rate.windowMs) list.shift();
     if (list.length >= rate.count) {
-      this.used.set(key, list);
       return { ok: false, retryAfterS: ((list[0] as number) + rate.windowMs - now) / 1000 };
     }
     list.push(now);
-    this.used.set(key, list);
-    return { ok: true, release: () => { const i = list.indexOf(now); if (i >= 0) list.splice(i, 1); } };
+    const mine = list;
+    return { ok: true, release: () => { const i = mine.indexOf(now); if (i >= 0) mine.splice(i, 1); } };
   }
 
   /** Counts a permit issued before a restart (rebuilt from the log). */
   seed(key: string, atMs: number): void {
     const list = this.used.get(key) ?? [];
     list.push(atMs);
+    list.sort((a, b) => a - b);
     this.used.set(key, list);
   }
 }
