@@ -39,11 +39,4 @@ export class RateLimiter {
     return { ok: true, release: () => { const i = mine.indexOf(now); if (i >= 0) mine.splice(i, 1); } };
   }
 
-  /** Counts a permit issued before a restart (rebuilt from the log). */
-  seed(key: string, atMs: number): void {
-    const list = this.used.get(key) ?? [];
-    list.push(atMs);
-    list.sort((a, b) => a - b);
-    this.used.set(key, list);
-  }
 }
