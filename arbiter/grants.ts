@@ -38,5 +38,4 @@ export class RateLimiter {
     const mine = list;
     return { ok: true, release: () => { const i = mine.indexOf(now); if (i >= 0) mine.splice(i, 1); } };
   }
-
 }
