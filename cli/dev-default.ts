@@ -11,6 +11,7 @@ import path from 'node:path';
 import { initCa } from '../certs/ca.js';
 import { examplesDir } from '../policy/examples-dir.js';
 import { generateKeyFiles } from '../policy/permits/generate-keys.js';
+import { DEV_ARBITER_ISS, ensureArbiterDevKeys } from './arbiter-dev-default.js';
 
 export const DEV_GATE_ID = 'dev-gate';
 export const DEV_SUBJECT = 'agent:dev';
@@ -33,6 +34,8 @@ export async function prepareDevDefault(cwd: string): Promise<DevState> {
   if (!existsSync(path.join(receiptKeyDir, 'private.jwk.json'))) await generateKeyFiles(receiptKeyDir, { alg: 'EdDSA', kid: `receipts-${Date.now().toString(36)}` });
   const issuerDir = path.join(dir, 'keys', 'dev-issuer');
   if (!existsSync(path.join(issuerDir, 'private.jwk.json'))) await generateKeyFiles(issuerDir, { alg: 'EdDSA', kid: 'dev-issuer-1' });
+  // The development arbiter's key exists before either starts, so the gate can trust it at once.
+  await ensureArbiterDevKeys(cwd);
   const configPath = path.join(dir, 'egress-gate.yaml');
   const yaml = `# Written by \`egress-gate start\` (development default). Edit freely, or pass --config.
 gate:
@@ -48,7 +51,11 @@ permits:
     - iss: ${DEV_ISSUER}
       jwks: ./keys/dev-issuer/jwks.json
       algorithms: [EdDSA, ES256]
+    - iss: ${DEV_ARBITER_ISS}            # the development arbiter (egress-gate arbiter start)
+      jwks: ./arbiter/keys/permits/jwks.json
+      algorithms: [EdDSA, ES256]
   replay: memory
+  request_url: ${DEV_ARBITER_ISS}/v1/permits
 receipts:
   dir: ./receipts
   key: ./keys/receipts/private.jwk.json

@@ -80,12 +80,17 @@ export function parseConfig(text: string, file: string, opts: { hostname?: strin
     if (bundleKeys !== undefined) policy.bundleKeys = abs(bundleKeys);
   }
 
-  const pm = section('permits', ['header', 'issuers', 'clock_skew', 'max_ttl', 'replay']);
+  const pm = section('permits', ['header', 'issuers', 'clock_skew', 'max_ttl', 'replay', 'request_url']);
   const header = (pm ? readString(pm, 'header') : undefined) ?? 'Egress-Permit';
   if (pm && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) pm.problem('header', 'permits: "header" must be an HTTP header name');
   const replay = (pm ? readString(pm, 'replay') : undefined) ?? 'memory';
   if (pm && replay !== 'memory' && !isRedisUrl(replay)) pm.problem('replay', 'permits: "replay" must be memory or a redis://host:port/db URL');
+  const requestUrl = pm ? readString(pm, 'request_url') : undefined;
+  if (pm && requestUrl !== undefined && (!/^https?:\/\//i.test(requestUrl) || !URL.canParse(requestUrl))) {
+    pm.problem('request_url', 'permits: "request_url" must be an http or https URL');
+  }
   const permits: GateConfig['permits'] = {
+    ...(requestUrl !== undefined ? { requestUrl } : {}),
     header,
     issuers: pm ? readIssuers(src, pm, abs) : [],
     clockSkewS: (pm ? readDuration(pm, 'clock_skew', 5_000) : 5_000) / 1000,

@@ -55,6 +55,8 @@ export interface GateConfig {
     maxTtlS: number;
     /** "memory" or a redis:// URL. */
     replay: string;
+    /** Where an agent asks for a permit (the arbiter's /v1/permits), named in denials (SPEC §7). */
+    requestUrl?: string;
   };
   secrets: { dir?: string };
   decider?: { url: string; timeoutMs: number };

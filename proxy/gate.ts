@@ -114,8 +114,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
 
   // Arrivals: requests, upgrades, CONNECT and interception, parser refusals.
   const inFlight = new InFlight();
-  const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics });
-  const upgrades = new UpgradeHandler({ chain, recorder, drop, resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  const permitRequest = config.permits.requestUrl;
+  const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics, permitRequest });
+  const upgrades = new UpgradeHandler({ chain, recorder, drop, resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log, permitRequest });
   // Every arrival on an agent connection takes its turn (connection-turns.ts): in order, and
   // nothing behind a closing answer (REQUEST_INVALID, an upgrade, a tunnel) is ever decided.
   const turns = new ConnectionTurns();
@@ -140,7 +141,7 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const interception = config.tls.caCert && config.tls.caKey
     ? new Interception(createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey)), serverOptions, handlers, config.limits.headerTimeoutMs)
     : undefined;
-  const connect = new ConnectHandler({ chain, recorder, resolver, interception, splices, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
+  const connect = new ConnectHandler({ chain, recorder, resolver, interception, splices, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log, permitRequest });
   const proxyArrival: Arrival = { scheme: 'http' };
   const onProxyRequest = (req: http.IncomingMessage, res: http.ServerResponse) => handlers.request(req, res, proxyArrival);
   const proxy = http.createServer(serverOptions, onProxyRequest);

@@ -10,3 +10,4 @@ export { gateDispatcher, type GateDispatcherOptions } from './gate-dispatcher.js
 
 /** The request header a permit travels in (the default of `permits.header`). */
 export const PERMIT_HEADER = 'Egress-Permit';
+export { createPermitFetch, requestPermit, PermitRequestError, type FetchLike, type IssuedPermit, type PermitFetchOptions, type RequestPermitOptions } from './request-permit.js';

@@ -9,5 +9,8 @@ import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
 import { command as receiptsVerify } from './receipts-verify.js';
 import { command as receiptsShow } from './receipts-show.js';
+import { command as arbiterStart } from './arbiter-start.js';
+import { approve as arbiterApprove, deny as arbiterDeny, pending as arbiterPending } from './arbiter-approvals.js';
+import { command as audit } from './audit.js';
 
-export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow];
+export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow, arbiterStart, arbiterPending, arbiterApprove, arbiterDeny, audit];

@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
-import { bindRequest } from './bind-request.js';
+import { bindRequest, type RequestBinding } from './bind-request.js';
 import { MAX_JTI_CHARS } from './check-permit.js';
 import { signingAlgorithmOf } from './jwk-algorithms.js';
 
@@ -17,12 +17,20 @@ export interface IssuePermitOptions {
   sub: string;
   surface: string;
   action: string;
-  request: { method: string; url: string; body?: Uint8Array | string };
+  /**
+   * The request to bind. An authority that never sees the body (the arbiter) passes its
+   * digests instead: `bodySha256` / `querySha256` are base64url SHA-256 values (SPEC §5).
+   */
+  request: { method: string; url: string; body?: Uint8Array | string; bodySha256?: string; querySha256?: string };
   /** Lifetime in seconds (default 60). */
   ttlS?: number;
   idk?: string;
   txn?: string;
   jti?: string;
+  /** The approvers' names when people approved it (SPEC §12 `apr`). */
+  apr?: string[];
+  /** The break-glass grant it was issued under (SPEC §12 `bgl`). */
+  bgl?: string;
   /** ms since the epoch (default Date.now). */
   clock?: () => number;
 }
@@ -36,6 +44,15 @@ function jwkOfKeyObject(k: KeyObject): JWK {
   if (k.type !== 'private') throw new TypeError('issuePermit needs a private key');
   const der = k.export({ format: 'der', type: 'pkcs8' });
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }) as JWK;
+}
+
+/** The `req` claim: from the body and URL, or from digests the caller computed (given digests win). */
+function bindingOf(r: IssuePermitOptions['request']): RequestBinding {
+  const { bodySha256, querySha256, ...plain } = r;
+  const req = bindRequest(plain);
+  if (querySha256 !== undefined) req.qh = querySha256;
+  if (bodySha256 !== undefined) req.bdh = bodySha256;
+  return req;
 }
 
 /** Signs a permit for one request and returns the compact JWS. Throws TypeError for unusable options. */
@@ -59,10 +76,12 @@ export async function issuePermit(opts: IssuePermitOptions): Promise<string> {
     jti,
     surface: opts.surface,
     action: opts.action,
-    req: bindRequest(opts.request),
+    req: bindingOf(opts.request),
   };
   if (opts.idk !== undefined) claims.idk = opts.idk;
   if (opts.txn !== undefined) claims.txn = opts.txn;
+  if (opts.apr !== undefined) claims.apr = opts.apr;
+  if (opts.bgl !== undefined) claims.bgl = opts.bgl;
   const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...material } = jwk;
   const key = await importJWK({ ...material, ext: false }, alg);
   return new SignJWT(claims).setProtectedHeader({ alg, typ: 'permit+jwt', kid }).sign(key);

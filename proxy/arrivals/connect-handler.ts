@@ -33,6 +33,8 @@ export interface ConnectDeps {
   splices: Splices;
   upstreamTimeoutMs: number;
   log: Logger;
+  /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
+  permitRequest?: string;
 }
 
 function make(reason: Reason, detail: string): Decision {
@@ -60,7 +62,7 @@ export class ConnectHandler {
     try {
       if (decided.kind === 'intercept') return (await this.intercept(socket as net.Socket, head, decided.attempt)) === 'served' ? 'open' : 'close';
       const rec = await this.deps.recorder.decision(decided);
-      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId)); return 'close'; }
+      if (!rec.clearance) { writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest)); return 'close'; }
       cleared = rec.clearance;
       await this.tunnel(socket, head, cleared);
     } catch (e) {

@@ -24,6 +24,8 @@ export interface RequestHandlerDeps {
   resolver: DestinationResolver;
   forwarder: Forwarder;
   metrics: GateMetrics;
+  /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
+  permitRequest?: string;
 }
 
 /** The body of a request the gate is handling, read only if the chain needs it whole. */
@@ -54,7 +56,7 @@ export class RequestHandler {
     if (!rec.clearance) {
       // Unrecorded (RECEIPT_UNAVAILABLE) answers close the connection: the body may be unread.
       const close = rec.attempt.close || rec.receiptId === undefined;
-      send(res, blockedResponse(rec.verdict.decision, rec.receiptId), close);
+      send(res, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest), close);
       return close || clientCloses(req) ? 'close' : 'open';
     }
     const kept = await this.forward(req, res, rec.clearance);

@@ -38,6 +38,8 @@ export interface UpgradeDeps {
   /** Connect plus wait for the origin's answer to the upgrade request. */
   upstreamTimeoutMs: number;
   log: Logger;
+  /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
+  permitRequest?: string;
 }
 
 /** Dropped from a refused upgrade's answer besides the hop-by-hop headers: its body is passed on decoded. */
@@ -56,7 +58,7 @@ export class UpgradeHandler {
     const decided = await this.deps.chain.decideRequest({ head: req, arrival, body: bodyOf(req) });
     const rec = await this.deps.recorder.decision(decided);
     if (!rec.clearance) {
-      writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId));
+      writeRaw(socket, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest));
       return;
     }
     const c = rec.clearance;

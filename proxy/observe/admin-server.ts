@@ -25,7 +25,12 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 /** The admin listener of SPEC §10 (not listening yet). */
 export function createAdminServer(deps: AdminDeps): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer(createAdminHandler(deps));
+}
+
+/** The admin endpoints as a request handler, for a listener that serves more (the arbiter's). */
+export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url) {
@@ -53,5 +58,5 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       default:
         return json(res, 404, { error: 'not found' });
     }
-  });
+  };
 }

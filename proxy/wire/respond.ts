@@ -34,7 +34,7 @@ export function egressHeaders(v: Pick<Verdict, 'decision' | 'enforced'>, receipt
   return h;
 }
 
-function problem(status: number, fields: Record<string, unknown>, d: Decision, receiptId: string | undefined): string {
+function problem(status: number, fields: Record<string, unknown>, d: Decision, receiptId: string | undefined, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     ...fields,
     status,
@@ -44,17 +44,26 @@ function problem(status: number, fields: Record<string, unknown>, d: Decision, r
     ...(receiptId ? { receipt: receiptId } : {}),
     ...(d.surface ? { surface: d.surface } : {}),
     ...(d.action ? { action: d.action } : {}),
+    ...extra,
   });
 }
 
 /**
+ * The denials an agent can cure by asking the permit authority for a (new) permit: a missing,
+ * expired, replayed or mis-bound permit (SPEC §7). Their answers name `permits.request_url`.
+ */
+const CURABLE_BY_A_PERMIT: ReadonlySet<string> = new Set(['PERMIT_MISSING', 'PERMIT_EXPIRED', 'PERMIT_REPLAYED', 'PERMIT_BINDING_MISMATCH']);
+
+/**
  * Builds the blocked answer for a DENY or SILENCE decision. `receiptId` is absent only when no
  * receipt could be written. `status` overrides the registry only for a client cut at
- * header_timeout (408), which HTTP clients understand better than a 400.
+ * header_timeout (408), which HTTP clients understand better than a 400. `permitRequest` is
+ * `permits.request_url`, named as `permit_request` where a permit would cure the denial.
  */
-export function blockedResponse(d: Decision, receiptId: string | undefined, status = statusFor(d)): BlockedResponse {
+export function blockedResponse(d: Decision, receiptId: string | undefined, status = statusFor(d), permitRequest?: string): BlockedResponse {
   const info = REASONS[d.reason];
-  const body = problem(status, { type: `urn:egress-gate:reason:${d.reason}`, title: info.title }, d, receiptId);
+  const extra = permitRequest !== undefined && CURABLE_BY_A_PERMIT.has(d.reason) ? { permit_request: permitRequest } : {};
+  const body = problem(status, { type: `urn:egress-gate:reason:${d.reason}`, title: info.title }, d, receiptId, extra);
   const headers: Record<string, string> = {
     'content-type': 'application/problem+json',
     'content-length': String(Buffer.byteLength(body)),

@@ -30,6 +30,13 @@ function expectProblem(ps: ConfigProblem[], line: number, col: number, text: str
 }
 
 describe('parseConfig', () => {
+  it('permits.request_url: kept when an http(s) URL, a problem at the value otherwise', () => {
+    const ok = parseConfig('policy:\n  routes: ./r/\npermits:\n  request_url: http://127.0.0.1:8181/v1/permits\n', '/e/c.yaml', { hostname: 'h' });
+    assert.equal(ok.permits.requestUrl, 'http://127.0.0.1:8181/v1/permits');
+    assert.throws(() => parseConfig('policy:\n  routes: ./r/\npermits:\n  request_url: ftp://x/\n', '/e/c.yaml', { hostname: 'h' }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.line === 4 && p.message.includes('"request_url" must be an http or https URL')));
+  });
+
   it('applies every default of SPEC §3', () => {
     const c = parseConfig('policy:\n  routes: ./routes/\n', '/etc/eg/egress-gate.yaml', { hostname: 'pod-1' });
     assert.deepEqual(c.gate, { id: 'pod-1', listen: { host: '127.0.0.1', port: 3128 }, admin: { host: '127.0.0.1', port: 3129 }, allowRemoteClients: false, mode: 'enforce' });

@@ -38,6 +38,19 @@ describe('respond: decisions to HTTP (SPEC §7)', () => {
     assert.equal('receipt' in JSON.parse(r.body), false);
   });
 
+  it('permit_request names permits.request_url only for a missing, expired, replayed or mis-bound permit', () => {
+    const url = 'http://127.0.0.1:8181/v1/permits';
+    for (const reason of ['PERMIT_MISSING', 'PERMIT_EXPIRED', 'PERMIT_REPLAYED', 'PERMIT_BINDING_MISMATCH'] as const) {
+      const r = blockedResponse({ decision: 'DENY', reason, detail: 'x' }, 'rid', undefined, url);
+      assert.equal(JSON.parse(r.body).permit_request, url, reason);
+    }
+    for (const reason of ['ROUTE_DENY', 'PERMIT_SIGNATURE_INVALID', 'DECIDER_ERROR'] as const) {
+      const r = blockedResponse({ decision: REASONS[reason].decision, reason, detail: 'x' }, 'rid', undefined, url);
+      assert.equal(JSON.parse(r.body).permit_request, undefined, reason);
+    }
+    assert.equal(JSON.parse(blockedResponse({ decision: 'DENY', reason: 'PERMIT_MISSING', detail: 'x' }, 'rid').body).permit_request, undefined);
+  });
+
   it('a status override (408 at header_timeout) is written in the status and the body', () => {
     const r = blockedResponse(d('REQUEST_INVALID'), 'rid', 408);
     assert.equal(r.status, 408);

@@ -1,0 +1,143 @@
+/**
+ * The arbiter's composition root (SPEC §12): builds a running permit authority from a
+ * validated config. Evidence first — the log is open and its `start` entry durable before
+ * anything is answered; the route maps, the signing key and the callers' keys are loaded
+ * before the listener binds, so a missing one refuses the start rather than serving.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { readFile } from 'node:fs/promises';
+import type { JWK } from 'jose';
+import { compilePolicy } from '../policy/compile-policy.js';
+import { loadRouteMaps } from '../policy/load-route-maps.js';
+import { publicJwk, signingAlgorithmOf } from '../policy/permits/jwk-algorithms.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { DeciderClient } from '../proxy/authority/decider-client.js';
+import { listen } from '../proxy/lifecycle/listeners.js';
+import { createAdminHandler } from '../proxy/observe/admin-server.js';
+import { createLogger, type Logger } from '../proxy/observe/logger.js';
+import { createReceiptSigner } from '../receipts/receipt-codec.js';
+import { ReceiptLog } from '../receipts/receipt-log.js';
+import { createArbiterMetrics, type ArbiterMetrics } from './arbiter-metrics.js';
+import { BreakGlass } from './break-glass.js';
+import { Authenticator } from './callers.js';
+import { createApiHandler } from './http-api.js';
+import { IssuanceLog } from './issuance-log.js';
+import { PermitAuthority } from './permit-authority.js';
+import type { ArbiterConfig } from './types.js';
+
+export interface ArbiterOptions {
+  log?: Logger;
+  clock?: () => number;
+  version?: string;
+}
+
+export interface RunningArbiter {
+  config: ArbiterConfig;
+  server: http.Server;
+  port: number;
+  authority: PermitAuthority;
+  metrics: ArbiterMetrics;
+  log: Logger;
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SWEEP_MS = 500;
+
+async function loadPolicy(config: ArbiterConfig, nowMs: number): Promise<CompiledPolicy> {
+  return compilePolicy(await loadRouteMaps(config.policy.routes), { nowMs });
+}
+
+/** Reads the permit signing key; throws for a missing or unusable one (no keys, no start). */
+async function readSigningKey(file: string): Promise<JWK> {
+  const jwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
+  if (typeof jwk.d !== 'string' || !jwk.kid) throw new Error(`${file}: the arbiter key must be a private JWK with a kid`);
+  const alg = signingAlgorithmOf(jwk);
+  if (alg !== 'EdDSA' && alg !== 'ES256') throw new Error(`${file}: the arbiter signs with EdDSA or ES256, not ${alg}`);
+  return { ...jwk, alg };
+}
+
+export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions = {}): Promise<RunningArbiter> {
+  const logger = opts.log ?? createLogger();
+  const clock = opts.clock ?? Date.now;
+
+  const signer = createReceiptSigner(JSON.parse(await readFile(config.receipts.key, 'utf8')));
+  const receipts = await ReceiptLog.open({
+    dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes, gate: config.receipts.origin, clock,
+  });
+  const log = new IssuanceLog(receipts);
+  await log.lifecycle({ event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, role: 'arbiter' });
+
+  let policy = await loadPolicy(config, clock());
+  await log.lifecycle({ event: 'policy', version: policy.version, digest: policy.digest });
+  const key = await readSigningKey(config.arbiter.key);
+  const auth = new Authenticator(config.callers, config.approvers);
+  await auth.init();
+  const decider = config.decider ? new DeciderClient({ url: config.decider.url, timeoutMs: config.decider.timeoutMs, clock }) : undefined;
+
+  // eslint-style forward reference: the gauge reads the authority once it exists.
+  let authority: PermitAuthority | undefined;
+  const metrics = createArbiterMetrics(() => authority?.requests.waiting().length ?? 0);
+  const breakGlass = new BreakGlass({
+    approvals: config.breakGlass.approvals, maxTtlMs: config.breakGlass.maxTtlMs, maxWaitMs: config.pending.maxWaitMs,
+    log, logger, clock, onChange: (n) => metrics.breakGlass.set(n),
+  });
+  authority = new PermitAuthority({
+    config, policy: () => policy, log, signingKey: () => key as JsonWebKey & { kid?: string }, decider, breakGlass, clock, logger,
+    onAnswer: (decision, reason) => metrics.answers.inc({ decision, reason }),
+  });
+  const rebuilt = await authority.requests.rebuild(config.receipts.dir);
+  if (rebuilt > 0) logger.info({ pending: rebuilt }, 'pending permit requests rebuilt from the log');
+
+  const admin = createAdminHandler({
+    registry: metrics.registry,
+    jwks: () => ({ keys: [signer.publicJwk] }),
+    head: () => (receipts.lastSeq >= 0 ? receipts.head() : undefined),
+    readiness: () => ({ ready: receipts.writable, receipts: { writable: receipts.writable }, policy: { version: policy.version, digest: policy.digest }, keys: { kid: key.kid } }),
+  });
+  const handler = createApiHandler({
+    auth, authority, breakGlass, admin,
+    jwks: () => ({ keys: [{ ...publicJwk(key), use: 'sig' }] }),
+    onError: (e) => logger.error({ err: e }, 'exception answering a request'),
+  });
+  const server = config.arbiter.tls
+    ? https.createServer({ cert: await readFile(config.arbiter.tls.cert), key: await readFile(config.arbiter.tls.key) }, handler)
+    : http.createServer(handler);
+  const port = await listen(server as http.Server, config.arbiter.listen.host, config.arbiter.listen.port);
+
+  const sweeper = setInterval(() => {
+    void authority.sweep().then(() => breakGlass.sweep()).catch((e) => logger.error({ err: e }, 'sweep failed'));
+  }, SWEEP_MS);
+  sweeper.unref();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config, server: server as http.Server, port, authority, metrics, log: logger,
+    async reload() {
+      try {
+        const next = await loadPolicy(config, clock());
+        if (next.digest !== policy.digest) {
+          policy = next;
+          await log.lifecycle({ event: 'policy', version: next.version, digest: next.digest }).catch(() => undefined);
+          logger.info({ version: next.version }, 'route maps in effect');
+        }
+      } catch (e) {
+        logger.error({ error: (e as Error).message }, 'route-map reload refused; the last good version stays');
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweeper);
+        server.close();
+        server.closeAllConnections();
+        try {
+          await receipts.close({ kind: 'lifecycle', event: 'stop' });
+        } finally {
+          await decider?.close();
+        }
+      })();
+      return stopping;
+    },
+  };
+}

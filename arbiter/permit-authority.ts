@@ -1,0 +1,320 @@
+/**
+ * The permit authority's decisions (SPEC §12), as values: a permit request goes through
+ * parse → match (the gates' route maps) → grant (or an effective break glass) → rate →
+ * decider → auto issue or PENDING; approvals end a pending request. No sockets here.
+ *
+ * Invariant: a permit leaves this module only inside an answer made after its issuance
+ * entry resolved durable; a failed append discards the signed token (RECEIPT_UNAVAILABLE).
+ * Every path without a grant, a decider answer, a key or a writable log is a refusal.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from '../proxy/observe/logger.js';
+import type { DeciderPort } from '../proxy/pipeline/ports.js';
+import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../policy/normalize-request.js';
+import { issuePermit } from '../policy/permits/issue-permit.js';
+import type { CompiledPolicy, Route } from '../policy/types.js';
+import { problem, type Answer } from './arbiter-reasons.js';
+import type { BreakGlass } from './break-glass.js';
+import type { Approver, Caller } from './callers.js';
+import { findGrant, RateLimiter } from './grants.js';
+import type { IssuanceLog } from './issuance-log.js';
+import { idemKey, PermitRequests, type PermitRequest, type RequestFacts } from './permit-requests.js';
+import type { ArbiterConfig, GrantConfig } from './types.js';
+
+export interface AuthorityDeps {
+  config: ArbiterConfig;
+  policy: () => CompiledPolicy | undefined;
+  log: IssuanceLog;
+  signingKey: () => (JsonWebKey & { kid?: string }) | undefined;
+  decider?: DeciderPort;
+  breakGlass: BreakGlass;
+  clock: () => number;
+  logger: Logger;
+  onAnswer: (decision: string, reason: string) => void;
+}
+
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
+const POLL_AFTER_S = 2;
+/** Answers of finished idempotent POSTs are kept this long for retries. */
+const IDEMPOTENT_KEEP_MS = 3_600_000;
+
+interface Ask {
+  gate: string;
+  request: RequestFacts;
+  surface: string;
+  action: string;
+  route: Route;
+  idempotencyKey: string | null;
+  txn: string | null;
+  reason: string | null;
+}
+
+type Parsed = { ok: true; ask: Ask } | { ok: false; answer: Answer };
+
+const optStr = (v: unknown, max: number): v is string | undefined => v === undefined || (typeof v === 'string' && v !== '' && v.length <= max);
+
+export class PermitAuthority {
+  readonly requests = new PermitRequests();
+  private readonly rate: RateLimiter;
+  private readonly finished = new Map<string, { at: number; answer: Promise<Answer> }>();
+
+  constructor(private readonly d: AuthorityDeps) {
+    this.rate = new RateLimiter(d.clock);
+  }
+
+  /** `POST /v1/permits`. A retry with the same caller and idempotency_key gets the same answer. */
+  async request(caller: Caller, body: unknown): Promise<Answer> {
+    const idk = (body as { idempotency_key?: unknown } | null)?.idempotency_key;
+    if (typeof idk === 'string' && idk !== '' && idk.length <= 200) {
+      const key = idemKey(caller.id, idk);
+      const waiting = this.requests.byIdempotency.get(key);
+      if (waiting) return this.stateOf(this.requests.byId.get(waiting) as PermitRequest, true);
+      const done = this.finished.get(key);
+      if (done) return done.answer;
+      const answer = this.decide(caller, body);
+      this.finished.set(key, { at: this.d.clock(), answer });
+      // Only a final answer is repeated; a 429 or 503 may go differently next time.
+      void answer.then((a) => { if (a.status === 429 || a.status >= 500 || a.status === 202) this.finished.delete(key); });
+      return answer;
+    }
+    return this.decide(caller, body);
+  }
+
+  private async decide(caller: Caller, body: unknown): Promise<Answer> {
+    const parsed = this.parse(body);
+    if (!parsed.ok) return this.refuse(caller, undefined, parsed.answer);
+    const ask = parsed.ask;
+    const grant = findGrant(this.d.config.grants, { subject: caller.subject, surface: ask.surface, action: ask.action, gate: ask.gate });
+    const glass = grant ? undefined : this.d.breakGlass.covering(caller.subject, ask.surface, ask.action);
+    if (!grant && !glass) return this.refuse(caller, ask, problem('NO_GRANT', `no grant gives ${caller.subject} ${ask.surface}/${ask.action} at gate ${ask.gate}`, this.scope(ask)));
+    let release = (): void => undefined;
+    if (grant?.rate) {
+      const slot = this.rate.take(`${caller.subject}\0${grant.id}`, grant.rate);
+      if (!slot.ok) return this.refuse(caller, ask, problem('RATE_LIMITED', `at most ${grant.rate.count} permits per ${grant.rate.windowMs / 1000}s for ${caller.subject} under ${grant.id}`, this.scope(ask), slot.retryAfterS));
+      release = slot.release;
+    }
+    if (this.d.decider) {
+      const u = new URL(ask.request.method === 'CONNECT' ? `https://${ask.request.url}` : ask.request.url);
+      const a = await this.d.decider.ask({
+        gate: ask.gate, subject: caller.subject, surface: ask.surface, action: ask.action, permit: null,
+        request: { method: ask.request.method, url: ask.request.url, host: u.hostname, path: u.pathname, query_sha256: ask.request.query_sha256, body_sha256: ask.request.body_sha256, idempotency_key: ask.idempotencyKey },
+      });
+      if (a.decision !== 'PERMIT') { release(); return this.refuse(caller, ask, problem(a.reason, a.detail, this.scope(ask))); }
+    }
+    const answer = grant?.approve === 'human' ? await this.hold(caller, ask, grant) : await this.issueNow(caller, ask, grant, glass?.id);
+    if (answer.status >= 500) release();
+    return answer;
+  }
+
+  private scope(ask: Pick<Ask, 'surface' | 'action'>): Record<string, string> {
+    return { surface: ask.surface, action: ask.action };
+  }
+
+  private parse(body: unknown): Parsed {
+    const bad = (detail: string): Parsed => ({ ok: false, answer: problem('REQUEST_INVALID', detail) });
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('the body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    const r = b.request as Record<string, unknown> | undefined;
+    if (typeof b.gate !== 'string' || b.gate === '' || b.gate.length > 200) return bad('"gate" (the gate id, the permit audience) is required');
+    if (!r || typeof r !== 'object' || typeof r.method !== 'string' || typeof r.url !== 'string') return bad('"request" with "method" and "url" is required');
+    for (const k of ['body_sha256', 'query_sha256'] as const) {
+      if (r[k] !== undefined && (typeof r[k] !== 'string' || !DIGEST.test(r[k] as string))) return bad(`request.${k} must be a base64url SHA-256 (43 characters)`);
+    }
+    if (!optStr(b.surface, 200) || !optStr(b.action, 200) || !optStr(b.idempotency_key, 200) || !optStr(b.txn, 200) || !optStr(b.reason, 1000)) {
+      return bad('surface, action, idempotency_key, txn and reason are non-empty strings when given');
+    }
+    const method = r.method.toUpperCase();
+    const policy = this.d.policy();
+    if (!policy) return { ok: false, answer: problem('INTERNAL_ERROR', 'no route maps are loaded') };
+    let route: Route | undefined;
+    let url: string;
+    try {
+      if (method === 'CONNECT') {
+        const a = parseConnectAuthority(r.url);
+        route = policy.matchTunnel(a.host, a.port);
+        url = r.url.toLowerCase();
+      } else {
+        const n = normalizeRequest({ method, target: r.url });
+        route = policy.match(n);
+        url = r.url;
+      }
+    } catch (e) {
+      if (e instanceof RequestInvalidError) return bad(`the request is one the gate refuses: ${e.message}`);
+      throw e;
+    }
+    if (!route) return { ok: false, answer: problem('ROUTE_UNMATCHED', `no route matches ${method} ${url.split('?')[0]}`) };
+    const s = { surface: route.surface, action: route.action };
+    if (route.authorize === 'deny') return { ok: false, answer: problem('ROUTE_DENY', 'the route denies this action', s) };
+    if ((b.surface !== undefined && b.surface !== route.surface) || (b.action !== undefined && b.action !== route.action)) {
+      return { ok: false, answer: problem('REQUEST_INVALID', `the request matches ${route.surface}/${route.action}, not the surface/action named`, s) };
+    }
+    if (route.bindBody && r.body_sha256 === undefined) return { ok: false, answer: problem('REQUEST_INVALID', 'the route binds the body: request.body_sha256 is required', s) };
+    if (route.bindQuery && r.query_sha256 === undefined) return { ok: false, answer: problem('REQUEST_INVALID', 'the route binds the query: request.query_sha256 is required', s) };
+    return {
+      ok: true,
+      ask: {
+        gate: b.gate, route, ...s,
+        request: { method, url, body_sha256: (r.body_sha256 as string | undefined) ?? null, query_sha256: (r.query_sha256 as string | undefined) ?? null },
+        idempotencyKey: (b.idempotency_key as string | undefined) ?? null, txn: (b.txn as string | undefined) ?? null, reason: (b.reason as string | undefined) ?? null,
+      },
+    };
+  }
+
+  /** A refusal is logged too; it is answered even when the log cannot take it (a refusal issues nothing). */
+  private async refuse(caller: Caller, ask: Ask | undefined, a: Answer): Promise<Answer> {
+    this.d.onAnswer(String(a.body.decision), String(a.body.reason));
+    const entry = await this.d.log.append({
+      event: 'request', decision: a.body.decision, reason: a.body.reason, subject: caller.subject, caller: caller.id,
+      aud: ask?.gate ?? null, surface: ask?.surface ?? a.body.surface ?? null, action: ask?.action ?? a.body.action ?? null,
+      request: ask ? this.requestFacts(ask) : null, txn: ask?.txn ?? null,
+    }).catch(() => undefined);
+    if (entry) a.body.receipt = entry.id;
+    return a;
+  }
+
+  private requestFacts(ask: Pick<Ask, 'request' | 'idempotencyKey'>): Record<string, unknown> {
+    return { method: ask.request.method, url: ask.request.url.split('?')[0], query_sha256: ask.request.query_sha256, body_sha256: ask.request.body_sha256, idempotency_key: ask.idempotencyKey };
+  }
+
+  /**
+   * Signs and logs one permit. The token is returned only after its entry is durable.
+   */
+  private async sign(caller: Caller, ask: Omit<Ask, 'route' | 'reason'>, ttlS: number, extra: { apr?: string[]; bgl?: string; requestId?: string }, event: 'request' | 'resolved'):
+    Promise<{ ok: true; token: string; jti: string; exp: number; receipt: string } | { ok: false; answer: Answer }> {
+    const key = this.d.signingKey();
+    let token: string;
+    const jti = randomUUID();
+    const nowMs = this.d.clock();
+    try {
+      if (!key) throw new Error('no signing key is loaded');
+      token = await issuePermit({
+        key, iss: this.d.config.arbiter.iss, aud: ask.gate, sub: caller.subject, surface: ask.surface, action: ask.action, ttlS, jti, clock: () => nowMs,
+        request: { method: ask.request.method, url: ask.request.url, ...(ask.request.body_sha256 ? { bodySha256: ask.request.body_sha256 } : {}), ...(ask.request.query_sha256 ? { querySha256: ask.request.query_sha256 } : {}) },
+        ...(ask.idempotencyKey !== null ? { idk: ask.idempotencyKey } : {}), ...(ask.txn !== null ? { txn: ask.txn } : {}),
+        ...(extra.apr ? { apr: extra.apr } : {}), ...(extra.bgl ? { bgl: extra.bgl } : {}),
+      });
+    } catch (e) {
+      return { ok: false, answer: problem('KEYS_UNAVAILABLE', `the permit could not be signed: ${(e as Error).message}`, this.scope(ask)) };
+    }
+    const exp = Math.floor(nowMs / 1000) + ttlS;
+    try {
+      const entry = await this.d.log.append({
+        event, decision: 'PERMIT', reason: extra.bgl ? 'BREAK_GLASS' : extra.apr ? 'APPROVED' : 'GRANT',
+        ...(extra.requestId ? { request_id: extra.requestId } : {}),
+        subject: caller.subject, caller: caller.id, aud: ask.gate, surface: ask.surface, action: ask.action, request: this.requestFacts(ask),
+        permit: { jti, sha256: createHash('sha256').update(token).digest('base64url'), exp }, approvals: extra.apr ?? [], break_glass: extra.bgl ?? null, txn: ask.txn,
+      });
+      this.d.onAnswer('PERMIT', extra.apr ? 'APPROVED' : 'GRANT');
+      return { ok: true, token, jti, exp, receipt: entry.id };
+    } catch (e) {
+      // The signed token is dropped here: a permit whose issuance is not on disk never leaves.
+      this.d.onAnswer('SILENCE', 'RECEIPT_UNAVAILABLE');
+      return { ok: false, answer: problem('RECEIPT_UNAVAILABLE', `the issuance entry could not be written: ${(e as Error).message}`, this.scope(ask)) };
+    }
+  }
+
+  private ttlOf(grant: GrantConfig | undefined): number {
+    return grant?.ttlS ?? this.d.config.arbiter.ttlS;
+  }
+
+  private async issueNow(caller: Caller, ask: Ask, grant: GrantConfig | undefined, bgl: string | undefined): Promise<Answer> {
+    const s = await this.sign(caller, ask, this.ttlOf(grant), bgl ? { bgl } : {}, 'request');
+    if (!s.ok) return s.answer;
+    return { status: 201, body: { decision: 'PERMIT', permit: s.token, jti: s.jti, expires_at: new Date(s.exp * 1000).toISOString(), receipt: s.receipt } };
+  }
+
+  private async hold(caller: Caller, ask: Ask, grant: GrantConfig): Promise<Answer> {
+    const now = this.d.clock();
+    const r: PermitRequest = {
+      id: randomUUID(), caller, gate: ask.gate, surface: ask.surface, action: ask.action, request: ask.request,
+      idempotencyKey: ask.idempotencyKey, txn: ask.txn, reason: ask.reason, grant: grant.id, needed: grant.approvals,
+      createdAt: now, expiresAt: now + this.d.config.pending.maxWaitMs, state: 'pending', votes: [],
+    };
+    try {
+      await this.d.log.append({
+        event: 'pending', decision: 'PENDING', reason: 'APPROVAL_REQUIRED', request_id: r.id, subject: caller.subject, caller,
+        aud: r.gate, surface: r.surface, action: r.action, request: ask.request, idempotency_key: r.idempotencyKey, txn: r.txn,
+        reason_given: r.reason, grant: r.grant, needed: r.needed, expires_at: new Date(r.expiresAt).toISOString(),
+      });
+    } catch (e) {
+      return problem('RECEIPT_UNAVAILABLE', `the pending request could not be logged: ${(e as Error).message}`, this.scope(ask));
+    }
+    this.requests.add(r);
+    this.d.onAnswer('PENDING', 'APPROVAL_REQUIRED');
+    return this.stateOf(r, true);
+  }
+
+  /** The answer for a request's present state: 202 while it waits, the permit once approved (201 to a POST, 200 to a poll). */
+  async stateOf(r: PermitRequest, post: boolean): Promise<Answer> {
+    const base = { request_id: r.id, state: r.state, surface: r.surface, action: r.action, approvals: r.votes.filter((v) => v.approve).map((v) => v.name), approvals_needed: r.needed };
+    if (r.state === 'pending') {
+      return { status: 202, headers: { 'retry-after': String(POLL_AFTER_S) }, body: { decision: 'PENDING', ...base, poll: `/v1/permit-requests/${r.id}`, expires_at: new Date(r.expiresAt).toISOString() } };
+    }
+    if (r.state === 'denied') return problem('APPROVAL_DENIED', 'an approver denied this request', base);
+    if (r.state === 'expired') return problem('APPROVAL_EXPIRED', 'nobody decided this request within pending.max_wait', base);
+    if (!r.permit) {
+      const grant = this.d.config.grants.find((g) => g.id === r.grant);
+      const s = await this.sign(r.caller, r, this.ttlOf(grant), { apr: base.approvals, requestId: r.id }, 'resolved');
+      if (!s.ok) return s.answer;
+      r.permit = { token: s.token, jti: s.jti, exp: s.exp, receipt: s.receipt };
+    }
+    return { status: post ? 201 : 200, body: { decision: 'PERMIT', ...base, permit: r.permit.token, jti: r.permit.jti, expires_at: new Date(r.permit.exp * 1000).toISOString(), receipt: r.permit.receipt } };
+  }
+
+  /** `GET /v1/permit-requests/<id>`: only its own caller sees a request. */
+  poll(caller: Caller, id: string): Promise<Answer> | Answer {
+    const r = this.requests.byId.get(id);
+    if (!r || r.caller.id !== caller.id) return problem('NOT_FOUND', 'no such permit request of this caller');
+    return this.stateOf(r, false);
+  }
+
+  /** `GET /v1/approvals`: what waits, for approvers. */
+  waiting(): Record<string, unknown>[] {
+    return this.requests.waiting().map((r) => ({
+      request_id: r.id, subject: r.caller.subject, gate: r.gate, surface: r.surface, action: r.action,
+      request: { method: r.request.method, url: r.request.url.split('?')[0] }, reason: r.reason, txn: r.txn,
+      approvals: r.votes.filter((v) => v.approve).map((v) => v.name), approvals_needed: r.needed,
+      created_at: new Date(r.createdAt).toISOString(), expires_at: new Date(r.expiresAt).toISOString(),
+    }));
+  }
+
+  /** `POST /v1/approvals/<id>`: one decision per approver; a denial ends the request; never the caller itself. */
+  async vote(by: Approver, id: string, approve: boolean, note: string | null): Promise<Answer> {
+    const r = this.requests.byId.get(id);
+    if (!r) return problem('NOT_FOUND', 'no such permit request');
+    if (r.state !== 'pending') return problem('ALREADY_DECIDED', `the request is ${r.state}`);
+    if (by.id === r.caller.id || by.name === r.caller.subject) return problem('SELF_APPROVAL', `${by.name} made this request and cannot decide it`);
+    if (r.votes.some((v) => v.name === by.name)) return problem('ALREADY_VOTED', `${by.name} has already decided this request`);
+    const at = new Date(this.d.clock()).toISOString();
+    try {
+      await this.d.log.append({ event: 'vote', request_id: r.id, approver: by.name, approve, note });
+    } catch (e) {
+      return problem('RECEIPT_UNAVAILABLE', `the decision could not be logged: ${(e as Error).message}`);
+    }
+    r.votes.push({ name: by.name, approve, note, at });
+    if (!approve) await this.resolve(r, 'denied');
+    else if (r.votes.filter((v) => v.approve).length >= r.needed) {
+      r.state = 'approved';
+      // Issued now so the poller finds it; if that fails, the next poll issues it.
+      await this.stateOf(r, false);
+    }
+    return { status: 200, body: { request_id: r.id, state: r.state, approvals: r.votes.filter((v) => v.approve).map((v) => v.name), approvals_needed: r.needed } };
+  }
+
+  private async resolve(r: PermitRequest, state: 'denied' | 'expired'): Promise<void> {
+    r.state = state;
+    const reason = state === 'denied' ? 'APPROVAL_DENIED' : 'APPROVAL_EXPIRED';
+    this.d.onAnswer('DENY', reason);
+    await this.d.log.append({
+      event: 'resolved', request_id: r.id, decision: 'DENY', reason, subject: r.caller.subject, aud: r.gate, surface: r.surface, action: r.action,
+      request: this.requestFacts(r), approvals: r.votes.filter((v) => v.approve).map((v) => v.name), txn: r.txn,
+    }).catch((e) => this.d.logger.error({ err: (e as Error).message, request_id: r.id }, 'the end of a pending request could not be logged'));
+  }
+
+  /** Expires what nobody decided in time and forgets old idempotent answers. */
+  async sweep(): Promise<void> {
+    const now = this.d.clock();
+    for (const r of this.requests.waiting()) if (r.expiresAt <= now) await this.resolve(r, 'expired');
+    for (const [k, v] of this.finished) if (v.at < now - IDEMPOTENT_KEEP_MS) this.finished.delete(k);
+  }
+}
