@@ -11,7 +11,7 @@
  * lock as held only when the pid happens to exist in their own namespace, so a shared
  * receipts volume must be mounted by one pod at a time (ReadWriteOnce).
  */
-import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, realpathSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -52,9 +52,14 @@ export interface ReceiptLock {
   release(): void;
 }
 
+/** Folders this process holds: the pid in their lock file is ours, so it cannot tell them apart. */
+const HELD_HERE = new Set<string>();
+
 /** Takes the lock of `dir` or throws ReceiptLogLockedError. */
 export function lockReceiptDir(dir: string): ReceiptLock {
   const file = path.join(dir, LOCK_FILE);
+  const key = realpathSync(dir);
+  if (HELD_HERE.has(key)) throw new ReceiptLogLockedError(`receipts.dir ${dir} is in use by another receipt log of this process (pid ${process.pid}): one writer per receipts folder`);
   const info: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
@@ -77,11 +82,13 @@ export function lockReceiptDir(dir: string): ReceiptLock {
       closeSync(fd);
     }
     let released = false;
+    HELD_HERE.add(key);
     return {
       file,
       release() {
         if (released) return;
         released = true;
+        HELD_HERE.delete(key);
         // Only our own lock is removed (never one a later gate took over).
         if (readLock(file)?.pid === process.pid) {
           try { unlinkSync(file); } catch { /* gone already */ }

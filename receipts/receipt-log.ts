@@ -142,8 +142,9 @@ export class ReceiptLog {
       const r = await recoverLog(o.dir, verifier);
       // Creates a first file durably (its folder entry fsync'ed); the writer reopens it by path.
       closeSync(openLogFileSync(r.file, o.dir));
-      const lastId = r.lastEntry === null ? undefined : (/"id":"([0-9a-f]{12})/.exec(r.lastEntry.subarray(0, 80).toString('latin1'))?.[1]);
-      const floor = lastId === undefined ? 0 : parseInt(lastId, 16) + 1;
+      // The newest id's 48-bit millisecond field: the next ids start after it.
+      const m = r.lastEntry === null ? null : /"id":"([0-9a-f]{8})-([0-9a-f]{4})-/.exec(r.lastEntry.subarray(0, 80).toString('latin1'));
+      const floor = m ? parseInt(`${m[1]}${m[2]}`, 16) + 1 : 0;
       log = new ReceiptLog(o, {
         file: path.resolve(r.file), size: r.size, tree: r.tree.toJSON(), checkpoint: r.checkpoint, dirty: false, indexOk: true,
       }, lock, floor);
