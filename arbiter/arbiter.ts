@@ -64,10 +64,10 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
 
   const signer = createReceiptSigner(JSON.parse(await readFile(config.receipts.key, 'utf8')));
   const receipts = await ReceiptLog.open({
-    dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes, gate: config.receipts.origin, clock,
+    dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes, gate: config.receipts.origin, origin: config.receipts.origin, clock,
   });
   const log = new IssuanceLog(receipts);
-  await log.lifecycle({ event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, role: 'arbiter' });
+  await log.lifecycle({ event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, verifier_key: receipts.verifierKey, origin: receipts.origin, role: 'arbiter' });
 
   let policy = await loadPolicy(config, clock());
   await log.lifecycle({ event: 'policy', version: policy.version, digest: policy.digest });
@@ -93,7 +93,7 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
   const admin = createAdminHandler({
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
-    head: () => (receipts.lastSeq >= 0 ? receipts.head() : undefined),
+    receipts,
     readiness: () => ({ ready: receipts.writable, receipts: { writable: receipts.writable }, policy: { version: policy.version, digest: policy.digest }, keys: { kid: key.kid } }),
   });
   const handler = createApiHandler({

@@ -75,7 +75,7 @@ export function devBanner(s: DevState, listen: string, admin: string): string {
   const rel = (p: string) => path.relative(process.cwd(), p) || p;
   return [
     `egress-gate (development default) — state in ${rel(s.dir)}/`,
-    `  proxy  http://${listen}    admin  http://${admin}  (/healthz /readyz /metrics /jwks.json /receipts/head)`,
+    `  proxy  http://${listen}    admin  http://${admin}  (/healthz /readyz /metrics /jwks.json /receipts/checkpoint /receipts/key)`,
     `  policy ${examplesDir()}`,
     '',
     'Try it (in another shell):',

@@ -110,13 +110,20 @@ export function parseConfig(text: string, file: string, opts: { hostname?: strin
     decider = { url: url ?? '', timeoutMs: readDuration(dec, 'timeout', 250) };
   }
 
-  const rc = section('receipts', ['dir', 'key', 'durability', 'rotate_bytes']);
+  const rc = section('receipts', ['dir', 'key', 'durability', 'rotate_bytes', 'origin']);
   const receipts: GateConfig['receipts'] = {
     dir: abs((rc ? readString(rc, 'dir') : undefined) ?? './receipts'),
     key: abs((rc ? readString(rc, 'key') : undefined) ?? './keys/receipts.private.jwk.json'),
     durability: (rc ? readEnum<Durability>(rc, 'durability', ['fsync', 'none'], 'fsync') : 'fsync') ?? 'fsync',
     rotateBytes: rc ? readSize(rc, 'rotate_bytes', 64 * 1024 ** 2) : 64 * 1024 ** 2,
+    origin: (rc ? readString(rc, 'origin') : undefined) ?? `egress-gate/${gate.id}`,
   };
+  // The origin names the log in every checkpoint and is the note key name: non-empty, no white
+  // space, no '+' (c2sp.org/signed-note).
+  if (!/^[^\s+]+$/u.test(receipts.origin)) {
+    if (rc && rc.has('origin')) rc.problem('origin', 'receipts: "origin" must be a non-empty name without white space or "+" (it names the log in every checkpoint)');
+    else if (g) g.problem('id', `gate: "id" ${JSON.stringify(gate.id)} cannot make the default receipts.origin (no white space or "+"); set receipts.origin`);
+  }
   if (rc && receipts.rotateBytes < 4096) rc.problem('rotate_bytes', 'receipts: "rotate_bytes" must be at least 4KiB');
 
   const t = section('tls', ['ca_cert', 'ca_key', 'upstream_ca']);

@@ -65,6 +65,8 @@ export interface GateConfig {
     key: string;
     durability: Durability;
     rotateBytes: number;
+    /** The checkpoint origin and note key name of the log (SPEC §9); default `egress-gate/<gate.id>`. */
+    origin: string;
   };
   tls: { caCert?: string; caKey?: string; upstreamCa: string[] };
   network: {

@@ -71,11 +71,24 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
 
   // Evidence first: nothing is decided before the receipt log is open.
   const signer = createReceiptSigner(JSON.parse(await readFile(config.receipts.key, 'utf8')));
+  // Takes the folder's lock first (a second gate on it fails here, before writing anything) and
+  // holds every entry until the listeners are bound: a start that fails writes nothing.
   const receipts = await ReceiptLog.open({
     dir: config.receipts.dir, signer, durability: config.receipts.durability, rotateBytes: config.receipts.rotateBytes,
-    gate: config.gate.id, clock, onFsync: (s) => metrics.fsyncDuration.observe(s), ownThread: true,
+    gate: config.gate.id, origin: config.receipts.origin, clock, onFsync: (s) => metrics.fsyncDuration.observe(s), ownThread: true, hold: true,
   });
-  await receipts.append({ kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, mode: config.gate.mode });
+  try {
+    return await startWithLog(config, opts, { log, clock, metrics, signer, receipts });
+  } catch (e) {
+    await receipts.abandon().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startWithLog(
+  config: GateConfig, opts: GateOptions,
+  { log, clock, metrics, signer, receipts }: { log: Logger; clock: () => number; metrics: GateMetrics; signer: ReturnType<typeof createReceiptSigner>; receipts: ReceiptLog },
+): Promise<RunningGate> {
 
   // Authority: route maps, permits, decider.
   const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
@@ -88,7 +101,8 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
       log.info({ version: p.version, digest: p.digest, routes: p.routes.length }, 'route maps in effect');
       for (const w of p.warnings) log.warn({ warning: w }, 'route-map warning');
       showReportMode({ metrics, log }, config.gate.mode, p);
-      await receipts.append({ kind: 'lifecycle', event: 'policy', version: p.version, digest: p.digest }).catch((e) => log.error({ err: (e as Error).message }, 'policy receipt could not be written'));
+      // Not awaited: until the listeners are bound the log holds it (after `start`).
+      void receipts.append({ kind: 'lifecycle', event: 'policy', version: p.version, digest: p.digest }).catch((e) => log.error({ err: (e as Error).message }, 'policy receipt could not be written'));
     },
     onRefused: (error) => { metrics.reloads.inc({ result: 'refused' }); log.error({ error }, 'route-map reload refused; the last good version stays'); },
     onUnreachable: (error) => log.warn({ error, max_stale_ms: config.policy.maxStaleMs }, 'route-map bundle unreachable; the last good version serves until max_stale'),
@@ -154,12 +168,17 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   const admin = createAdminServer({
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
-    head: () => (receipts.lastSeq >= 0 ? receipts.head() : undefined),
+    receipts,
     readiness: readinessOf({ config, policy, keysReady: () => permits.ready(), receiptsWritable: () => receipts.writable }),
   });
 
   // The resolver refuses these as destinations, so the admin port is never reachable through the proxy.
   ownPorts = [await listen(proxy, config.gate.listen.host, config.gate.listen.port), await listen(admin, config.gate.admin.host, config.gate.admin.port)];
+  // Listeners bound: `start` (with the verifier key) is the first entry written, then what was held.
+  await receipts.release({
+    kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid,
+    verifier_key: receipts.verifierKey, origin: receipts.origin, mode: config.gate.mode,
+  });
   if (config.gate.mode === 'report') log.warn('gate-wide report mode: decisions are recorded but NOT enforced (receipts say enforced: false)');
 
   let stopping: Promise<void> | undefined;

@@ -4,36 +4,13 @@
  * handed a folder accept, like the conformance suite, every regular non-dot file whose first
  * line is empty or a compact JWS (keep anything else out of the receipts folder, or dot-prefix it).
  */
-import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { decodeReceiptLine } from './receipt-codec.js';
+import { readEntries } from './log-lines.js';
 
-const LOG_NAME = /^receipts-(\d{12})\.jsonl$/;
+export { isLogFileName, listLogFiles, logFileName } from './log-lines.js';
+
 const JWS_LIKE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-
-/** The writer's file name for a file whose first line has sequence number `seq`. */
-export function logFileName(seq: number): string {
-  return `receipts-${String(seq).padStart(12, '0')}.jsonl`;
-}
-
-/** True for a name the writer gives its files. */
-export function isLogFileName(name: string): boolean {
-  return LOG_NAME.test(name);
-}
-
-/** The writer's own log files in `dir` (absolute paths), oldest first. [] when dir is missing. */
-export async function listLogFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return names.filter((n) => LOG_NAME.test(n)).sort().map((n) => path.join(dir, n));
-}
 
 async function firstLineLooksLikeLog(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
@@ -44,7 +21,7 @@ async function firstLineLooksLikeLog(file: string): Promise<boolean> {
     const nl = text.indexOf('\n');
     // A first line longer than the buffer is still judged on its prefix: it must be JWS characters.
     const first = (nl >= 0 ? text.slice(0, nl) : text).trim();
-    if (first === '') return true;
+    if (first === '' || first.startsWith('{')) return true;
     return nl >= 0 ? JWS_LIKE.test(first) : /^[A-Za-z0-9_.-]+$/.test(first);
   } finally {
     await fh.close();
@@ -78,23 +55,7 @@ export async function listReceiptFiles(paths: readonly string[]): Promise<string
   });
 }
 
-/**
- * Every decodable receipt payload of the writer's log in `dir`, in chain order. Signatures are
- * not checked (this is the gate reading its own log, e.g. to rebuild spent permit jtis at start);
- * a torn or undecodable line is skipped.
- */
-export async function* readReceiptPayloads(dir: string): AsyncGenerator<Record<string, unknown>> {
-  for (const file of await listLogFiles(dir)) {
-    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    for await (const line of rl) {
-      if (line === '') continue;
-      let payload: Record<string, unknown>;
-      try {
-        payload = decodeReceiptLine(line).payload;
-      } catch {
-        continue;
-      }
-      yield payload;
-    }
-  }
+/** Every entry of the writer's log in `dir`, parsed, in log order (see log-lines.ts readEntries). */
+export function readReceiptPayloads(dir: string): AsyncGenerator<Record<string, unknown>> {
+  return readEntries(dir);
 }

@@ -1,34 +1,40 @@
 /**
- * The append-only receipt log (SPEC §9). One instance owns the receipts folder.
+ * The append-only receipt log (SPEC §9): an RFC 9162 Merkle tree of JSON entry lines, sealed
+ * after every commit by a signed C2SP checkpoint line. One instance owns the receipts folder.
  *
  * Invariants:
- * - Crash safety: an append's promise resolves only after its line (and every line before it)
- *   has been written and, with `durability: 'fsync'`, fdatasync'ed (and the folder fsync'ed
- *   after a new file is created). A line whose append resolved therefore survives `kill -9`
- *   and power loss; anything after it may be torn, and `open` cuts such a tail.
- * - The chain never skips: the writer (log-writer.ts) assigns `seq` and `prev` when it forms a
- *   commit and advances them only once the commit is durable; a failed commit is cut away and
- *   every append in it rejected with ReceiptUnavailableError.
+ * - One writer per folder: `open` takes the folder's lock (receipt-lock.ts) before it reads or
+ *   writes anything, and refuses (ReceiptLogLockedError) when another live gate holds it.
+ * - Crash safety: an append's promise resolves only after its entry, every entry before it and
+ *   the checkpoint line sealing them have been written and, with `durability: 'fsync'`,
+ *   fdatasync'ed (and the folder fsync'ed after a new file is created). What follows the last
+ *   checkpoint may be torn or unsealed, and `open` cuts it (recover-log.ts).
+ * - The tree never skips: the writer (log-writer.ts) assigns `seq` when it forms a commit and
+ *   advances the tree only once the commit is durable; a failed commit is cut away and every
+ *   append in it rejected with ReceiptUnavailableError.
  * - Group commit: appends made in one turn of the event loop go to the writer as one job, and
- *   jobs that reach the writer while it commits are merged into its next single write and
- *   fdatasync; throughput scales with concurrency, latency stays about one commit.
+ *   jobs that reach the writer while it commits are merged into its next commit: one
+ *   checkpoint signature, one write and one fdatasync for all of them.
  * - What goes in is the caller's job: never put header values, query strings, bodies, permits
  *   or secrets in a body, only their digests (SPEC §9).
  */
 import { closeSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { lineHash, type ReceiptSigner } from './receipt-codec.js';
-import { listLogFiles, logFileName, readReceiptPayloads } from './receipt-files.js';
 import { openLogFileSync } from './log-file.js';
-import { findIntactTail } from './recover-tail.js';
+import { readEntries } from './log-lines.js';
+import { checkpointOf, LogProofs, ProofUnavailableError, type ProofCheckpoint } from './log-proofs.js';
+import { lockReceiptDir, type ReceiptLock } from './receipt-lock.js';
+import type { ReceiptSigner } from './receipt-codec.js';
+import { recoverLog } from './recover-log.js';
+import { parseVerifierKey, verifierKey } from './tlog/signed-note.js';
 import { createUuidV7 } from './uuid-v7.js';
 import type { CommitResult, WriterState } from './log-writer.js';
 import { inlineWriter, threadWriter, type WriterPort } from './writer-host.js';
 
 export type ReceiptKind = 'decision' | 'outcome' | 'lifecycle';
 
-/** What a caller appends: the kind and its fields (SPEC §9). The log adds v, id, seq, prev, ts, gate. */
+/** What a caller appends: the kind and its fields (SPEC §9). The log adds v, id, seq, ts, gate. */
 export interface ReceiptBody {
   kind: ReceiptKind;
   [field: string]: unknown;
@@ -38,16 +44,23 @@ export interface ReceiptLogOptions {
   dir: string;
   signer: ReceiptSigner;
   durability: 'fsync' | 'none';
-  /** A new file is started when a batch would take the current one past this size. */
+  /** A new file is started when a commit would take the current one past this size. */
   rotateBytes: number;
-  /** The gate id written in every receipt. */
+  /** The gate id written in every entry. */
   gate: string;
+  /** The checkpoint origin and note key name (receipts.origin); default `egress-gate/<gate>`. */
+  origin?: string;
   /** ms since the epoch; default Date.now. */
   clock?: () => number;
   /** Called with the duration of each successful fdatasync, in seconds (for the metric). */
   onFsync?: (seconds: number) => void;
-  /** Sign, write and fsync on the log's own thread, off the event loop (the gate does; default inline). */
+  /** Seal, write and fsync on the log's own thread, off the event loop (the gate does; default inline). */
   ownThread?: boolean;
+  /**
+   * Hold every append (the `recovered` entry included) until `release()`: the gate binds its
+   * listeners first, so a start that fails writes nothing (`abandon()` then drops them).
+   */
+  hold?: boolean;
 }
 
 /** The receipt could not be made durable: the request must end `SILENCE RECEIPT_UNAVAILABLE`. */
@@ -56,9 +69,13 @@ export class ReceiptUnavailableError extends Error {
   readonly code = 'RECEIPT_UNAVAILABLE';
 }
 
-type ResolvedOptions = Required<Omit<ReceiptLogOptions, 'onFsync' | 'ownThread'>> & Pick<ReceiptLogOptions, 'onFsync' | 'ownThread'>;
+export { ReceiptLogLockedError } from './receipt-lock.js';
+export { ReceiptLogCorruptError } from './recover-log.js';
+export { ProofUnavailableError };
 
-const RESERVED = new Set(['v', 'id', 'seq', 'prev', 'ts', 'gate']);
+type ResolvedOptions = Omit<ReceiptLogOptions, 'origin' | 'clock'> & { origin: string; clock: () => number };
+
+const RESERVED = new Set(['v', 'id', 'seq', 'ts', 'gate']);
 const MAX_BATCH = 4096;
 
 interface Pending {
@@ -70,89 +87,93 @@ interface Pending {
 export class ReceiptLog {
   /** False after a failed write until a later write succeeds (readiness reports it). */
   writable = true;
-  /** Bytes cut from a torn tail at open (0 when the log was intact). */
+  /** Bytes and entries cut from an unsealed tail at open (0 when the log was intact). */
   recoveredBytes = 0;
+  recoveredEntries = 0;
+  /** How open found the tree state: from the node index, or by re-reading every file. */
+  openedVia: 'empty' | 'index' | 'scan' = 'empty';
+  /** The verifier key of the log (`<origin>+<key id>+<key>`, SPEC §9). */
+  readonly verifierKey: string;
+  readonly origin: string;
   #pending: Pending[] = [];
   #scheduled = false;
+  #held: boolean;
   /** Jobs handed to the writer and not yet settled. */
   readonly #inflight = new Set<Promise<void>>();
   #closed = false;
   /** The state the newest settled commit reported. */
   #state: WriterState;
+  #checkpoint: ProofCheckpoint | undefined;
   readonly #o: ResolvedOptions;
   readonly #uuid: () => string;
   readonly #writer: WriterPort;
+  readonly #lock: ReceiptLock;
+  readonly #proofs: LogProofs;
 
-  private constructor(o: ResolvedOptions, state: WriterState) {
+  private constructor(o: ResolvedOptions, state: WriterState, lock: ReceiptLock, idFloorMs: number) {
     this.#o = o;
     this.#state = state;
-    this.#uuid = createUuidV7(o.clock);
-    const wo = { dir: o.dir, durability: o.durability, rotateBytes: o.rotateBytes, gate: o.gate };
+    this.#lock = lock;
+    this.#held = o.hold === true;
+    this.origin = o.origin;
+    this.verifierKey = verifierKey(o.origin, o.signer.publicKey);
+    this.#checkpoint = state.checkpoint === null ? undefined : checkpointOf(state.checkpoint);
+    // Ids keep increasing across restarts (proof lookup by id is a binary search over seq).
+    this.#uuid = createUuidV7(() => Math.max(o.clock(), idFloorMs));
+    const wo = { dir: o.dir, durability: o.durability, rotateBytes: o.rotateBytes, gate: o.gate, origin: o.origin };
     this.#writer = o.ownThread ? threadWriter(o.signer, wo, state, MAX_BATCH) : inlineWriter(o.signer, wo, state);
+    this.#proofs = new LogProofs(o.dir);
   }
 
   /**
-   * Opens (creating, mode 0750) the receipts folder, recovers seq and prev from the newest
-   * file's tail, cuts a torn tail (then appends `lifecycle {event: 'recovered', bytes_dropped}`).
+   * Opens (creating, mode 0750) the receipts folder: takes its lock, finds the tree state, cuts
+   * an unsealed tail (then appends `lifecycle {event: 'recovered', bytes_dropped,
+   * entries_dropped}`). Throws ReceiptLogLockedError when another gate holds the folder, and
+   * ReceiptLogCorruptError when more than MAX_RECOVER_BYTES would have to be cut.
    */
   static async open(opts: ReceiptLogOptions): Promise<ReceiptLog> {
     if (!(opts.rotateBytes > 0)) throw new TypeError('rotateBytes must be a positive number');
-    const o = { clock: Date.now, ...opts };
+    const o: ResolvedOptions = { ...opts, clock: opts.clock ?? Date.now, origin: opts.origin ?? `egress-gate/${opts.gate}` };
     await mkdir(o.dir, { recursive: true, mode: 0o750 });
-    const files = await listLogFiles(o.dir);
-    const file = files.at(-1) ?? path.join(o.dir, logFileName(0));
-    // Creates a first file durably (its folder entry fsync'ed); the writer reopens it by path.
-    closeSync(openLogFileSync(file, o.dir));
-    const fh = await open(file, 'r+');
-    let size = 0;
-    let dropped = 0;
-    let nextSeq = 0;
-    let prev: string | null = null;
+    const lock = lockReceiptDir(o.dir);
+    let log: ReceiptLog;
     try {
-      const st = await fh.stat();
-      const tail = await findIntactTail(fh, st.size, o.signer);
-      size = tail.validSize;
-      dropped = st.size - tail.validSize;
-      if (dropped > 0) {
-        await fh.truncate(size);
-        await fh.datasync();
-      }
-      let last = tail;
-      // An empty newest file (rotated just before a crash): the chain continues from the one before.
-      for (let i = files.length - 2; last.lastLine === null && i >= 0; i--) {
-        const older = await open(files[i]!, 'r');
-        try {
-          last = await findIntactTail(older, (await older.stat()).size, o.signer);
-        } finally {
-          await older.close();
-        }
-      }
-      if (last.lastLine !== null) {
-        nextSeq = last.lastSeq + 1;
-        prev = lineHash(last.lastLine);
-      }
-    } finally {
-      await fh.close();
+      const verifier = parseVerifierKey(verifierKey(o.origin, o.signer.publicKey));
+      const r = await recoverLog(o.dir, verifier);
+      // Creates a first file durably (its folder entry fsync'ed); the writer reopens it by path.
+      closeSync(openLogFileSync(r.file, o.dir));
+      // The newest id's 48-bit millisecond field: the next ids start after it.
+      const m = r.lastEntry === null ? null : /"id":"([0-9a-f]{8})-([0-9a-f]{4})-/.exec(r.lastEntry.subarray(0, 80).toString('latin1'));
+      const floor = m ? parseInt(`${m[1]}${m[2]}`, 16) + 1 : 0;
+      log = new ReceiptLog(o, {
+        file: path.resolve(r.file), size: r.size, tree: r.tree.toJSON(), checkpoint: r.checkpoint, dirty: false, indexOk: true,
+      }, lock, floor);
+      log.openedVia = r.via;
+      log.recoveredBytes = r.bytesDropped;
+      log.recoveredEntries = r.entriesDropped;
+    } catch (e) {
+      lock.release();
+      throw e;
     }
-    const log = new ReceiptLog(o, { file: path.resolve(file), size, nextSeq, prev, dirty: false });
-    if (dropped > 0) {
-      log.recoveredBytes = dropped;
-      await log.append({ kind: 'lifecycle', event: 'recovered', bytes_dropped: dropped, file: path.basename(file) });
+    if (log.recoveredBytes > 0) {
+      const p = log.append({ kind: 'lifecycle', event: 'recovered', bytes_dropped: log.recoveredBytes, entries_dropped: log.recoveredEntries, file: path.basename(log.currentFile) });
+      if (log.#held) p.catch(() => undefined);
+      else await p;
     }
     return log;
   }
 
   /**
-   * Payloads of every decodable line of the log in `dir`, in chain order (signatures not
-   * checked): what the replay store reads at start to rebuild spent permit jtis.
+   * Every entry of the log in `dir`, parsed, in log order (nothing verified): what the replay
+   * store reads at start to rebuild spent permit jtis.
    */
   static readAll(dir: string): AsyncGenerator<Record<string, unknown>> {
-    return readReceiptPayloads(dir);
+    return readEntries(dir);
   }
 
-  /** seq of the newest durable line; -1 for an empty log. */
+  /** seq of the newest durable entry; -1 for an empty log. */
   get lastSeq(): number {
-    return this.#state.nextSeq - 1;
+    return this.#state.tree.size - 1;
   }
 
   /** Absolute path of the file being written. */
@@ -160,10 +181,46 @@ export class ReceiptLog {
     return this.#state.file;
   }
 
+  /** The newest checkpoint note: its tree holds every entry acknowledged so far (undefined before the first commit). */
+  checkpoint(): string | undefined {
+    return this.#checkpoint?.note;
+  }
+
   /**
-   * Signs and appends one receipt. Resolves with its id and seq once the line is durable;
-   * rejects with ReceiptUnavailableError when it could not be written (nothing of it remains),
-   * or TypeError when the body sets a field the log owns.
+   * The tlog-proof of one entry against the newest checkpoint; undefined for an entry the
+   * checkpoint does not hold. Throws ProofUnavailableError when the node index cannot answer.
+   */
+  proof(q: { seq: number } | { id: string }): string | undefined {
+    const cp = this.#checkpoint;
+    if (!cp) return undefined;
+    const seq = 'seq' in q ? q.seq : this.#proofs.seqOfId(q.id, cp.size);
+    if (seq === undefined || !Number.isSafeInteger(seq) || seq < 0 || seq >= cp.size) return undefined;
+    this.#indexReady();
+    return this.#proofs.inclusion(seq, cp);
+  }
+
+  /** The consistency answer from size `from` to the newest checkpoint. RangeError when `from` is larger. */
+  consistency(from: number): string | undefined {
+    const cp = this.#checkpoint;
+    if (!cp) return undefined;
+    if (!Number.isSafeInteger(from) || from < 0 || from > cp.size) throw new RangeError(`no consistency proof from size ${from} to the log's size ${cp.size}`);
+    this.#indexReady();
+    return this.#proofs.consistency(from, cp);
+  }
+
+  /** The newest checkpoint's tree size (0 before the first commit). */
+  get size(): number {
+    return this.#checkpoint?.size ?? 0;
+  }
+
+  #indexReady(): void {
+    if (!this.#state.indexOk) throw new ProofUnavailableError('the node index could not be written; proofs are served again after a restart rebuilds it');
+  }
+
+  /**
+   * Appends one entry. Resolves with its id and seq once it is durable and sealed; rejects
+   * with ReceiptUnavailableError when it could not be written (nothing of it remains), or
+   * TypeError when the body sets a field the log owns.
    */
   append(body: ReceiptBody): Promise<{ id: string; seq: number }> {
     for (const k of Object.keys(body)) {
@@ -172,35 +229,68 @@ export class ReceiptLog {
     if (this.#closed) return Promise.reject(new ReceiptUnavailableError('receipt log is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ body, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // Every append of this turn of the event loop joins one job.
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
   }
 
-  /**
-   * A signed head (`typ: receipt-head+jwt`) of the newest durable line: `{seq, hash, ts}`, hash
-   * computed as `prev` is and ts the time of signing. For an empty log: `{seq: -1, hash: null}`.
-   */
-  head(): string {
-    return this.#o.signer.signHead({ seq: this.lastSeq, hash: this.#state.prev, ts: new Date(this.#o.clock()).toISOString() });
+  /** Ends the hold: `first` (the gate's `start`) is written before every held append. */
+  release(first?: ReceiptBody): Promise<{ id: string; seq: number }> | undefined {
+    let p: Promise<{ id: string; seq: number }> | undefined;
+    if (first) {
+      p = new Promise((resolve, reject) => { this.#pending.unshift({ body: first, resolve, reject }); });
+    }
+    this.#held = false;
+    this.#schedule();
+    return p;
   }
 
-  /** Appends `stopBody` if given, waits for every pending append, and closes the file. */
+  /** A start that failed: drops every held append (rejected), closes the writer, frees the folder. */
+  async abandon(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new ReceiptUnavailableError('receipt log abandoned: the gate did not start');
+    for (const p of this.#pending.splice(0)) p.reject(err);
+    this.#scheduled = false;
+    try {
+      await Promise.all(this.#inflight);
+      await this.#writer.close();
+    } finally {
+      this.#proofs.close();
+      this.#lock.release();
+    }
+  }
+
+  /**
+   * Appends `stopBody` if given — the last entry: any append after it is refused — waits for
+   * every pending append, closes the file and frees the folder.
+   */
   async close(stopBody?: ReceiptBody): Promise<void> {
     if (this.#closed) return;
+    let stop: Promise<unknown> | undefined;
+    if (stopBody) {
+      stop = new Promise((resolve, reject) => { this.#pending.push({ body: stopBody, resolve, reject }); });
+    }
+    this.#closed = true;
+    this.#held = false;
+    this.#scheduled = this.#pending.length > 0;
     try {
-      if (stopBody) await this.append(stopBody);
-    } finally {
-      this.#closed = true;
       while (this.#scheduled || this.#inflight.size > 0) {
         if (this.#scheduled) this.#flush();
         await Promise.all(this.#inflight);
       }
+      if (stop) await stop;
+    } finally {
       await this.#writer.close();
+      this.#proofs.close();
+      this.#lock.release();
     }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#held || this.#pending.length === 0) return;
+    this.#scheduled = true;
+    // Every append of this turn of the event loop joins one job.
+    setImmediate(() => this.#flush());
   }
 
   /** Hands everything appended since the last flush to the writer, as jobs of at most MAX_BATCH. */
@@ -229,6 +319,7 @@ export class ReceiptLog {
 
   #settle(ready: { p: Pending; id: string }[], r: CommitResult): void {
     this.#state = r.state;
+    if (r.state.checkpoint !== null && r.state.checkpoint !== this.#checkpoint?.note) this.#checkpoint = checkpointOf(r.state.checkpoint);
     if (!r.ok) {
       this.writable = false;
       const err = new ReceiptUnavailableError(r.error);

@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LogWriter, type CommitResult, type WriterJob, type WriterOptions, type WriterState } from './log-writer.js';
+import { createPrivateKey } from 'node:crypto';
 import { privateJwkOf, type ReceiptSigner } from './receipt-codec.js';
 
 export interface WriterPort {
@@ -14,8 +15,15 @@ export interface WriterPort {
   close(): Promise<void>;
 }
 
+/** The private KeyObject of a signer made by createReceiptSigner (what the writer signs checkpoints with). */
+export function signingKeyOf(signer: ReceiptSigner) {
+  const jwk = privateJwkOf(signer);
+  if (!jwk) throw new TypeError('the receipt log needs a signer made by createReceiptSigner');
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, format: 'jwk' });
+}
+
 export function inlineWriter(signer: ReceiptSigner, options: WriterOptions, state: WriterState): WriterPort {
-  const w = new LogWriter(options, signer, state);
+  const w = new LogWriter(options, signingKeyOf(signer), state);
   return {
     submit: async (job) => w.commit([job])[0]!,
     close: async () => w.close(),
@@ -34,8 +42,9 @@ const WORKER_URL: URL = FROM_SOURCE
   : new URL('./writer-thread.js', import.meta.url);
 
 export function threadWriter(signer: ReceiptSigner, options: WriterOptions, state: WriterState, maxItems: number): WriterPort {
-  const privateJwk = privateJwkOf(signer);
-  if (!privateJwk) throw new TypeError('threadWriter needs a signer made by createReceiptSigner');
+  const jwk = privateJwkOf(signer);
+  if (!jwk) throw new TypeError('threadWriter needs a signer made by createReceiptSigner');
+  const privateJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d };
   let last: WriterState = { ...state };
   let crashed = false;
   let worker: Worker | undefined;

@@ -1,17 +1,18 @@
 /**
- * The receipt writer's thread: it owns the open log file and the receipt key, and runs
- * LogWriter commits back to back. Jobs that arrive while a commit is being signed, written and
- * fdatasync'ed are merged into the next commit (group commit), so one fsync covers them all.
+ * The receipt writer's thread: it owns the open log file, the node index and the receipt key,
+ * and runs LogWriter commits back to back. Jobs that arrive while a commit is being sealed, written and
+ * fdatasync'ed are merged into the next commit (group commit), so one checkpoint signature and
+ * one fsync cover them all.
  * Synchronous file calls are fine here — this thread does nothing else.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createReceiptSigner } from './receipt-codec.js';
+import { createPrivateKey } from 'node:crypto';
 import { LogWriter, type WriterJob, type WriterOptions, type WriterState } from './log-writer.js';
 
 type Msg = ({ job: number } & WriterJob) | { close: true };
 
-const init = workerData as { privateJwk: JsonWebKey & { kid?: string }; options: WriterOptions; state: WriterState; maxItems: number };
-const writer = new LogWriter(init.options, createReceiptSigner(init.privateJwk), init.state);
+const init = workerData as { privateJwk: JsonWebKey; options: WriterOptions; state: WriterState; maxItems: number };
+const writer = new LogWriter(init.options, createPrivateKey({ key: init.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), init.state);
 const queue: ({ job: number } & WriterJob)[] = [];
 let scheduled = false;
 

@@ -1,9 +1,11 @@
 /**
  * The admin listener (SPEC §10): health, readiness, metrics, the receipt public keys and the
- * signed head of the receipt log. It is a separate listener; the proxy never routes to it.
+ * receipt log's checkpoint, key and proofs (receipt-endpoints.ts). It is a separate listener;
+ * the proxy never routes to it.
  */
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { handleReceiptEndpoint, type ReceiptEndpointsSource } from './receipt-endpoints.js';
 
 export interface Readiness {
   ready: boolean;
@@ -14,7 +16,7 @@ export interface AdminDeps {
   readiness: () => Readiness;
   registry: Registry;
   jwks: () => { keys: object[] };
-  head: () => string | undefined;
+  receipts: ReceiptEndpointsSource;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -31,8 +33,11 @@ export function createAdminServer(deps: AdminDeps): http.Server {
 /** The admin endpoints as a request handler, for a listener that serves more (the arbiter's). */
 export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
-    const url = (req.url ?? '').split('?')[0];
+    const raw = req.url ?? '';
+    const q = raw.indexOf('?');
+    const url = q < 0 ? raw : raw.slice(0, q);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    if (handleReceiptEndpoint(deps.receipts, url, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), res)) return;
     switch (url) {
       case '/healthz':
         return json(res, 200, { status: 'ok' });
@@ -48,13 +53,6 @@ export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage,
         return;
       case '/jwks.json':
         return json(res, 200, deps.jwks());
-      case '/receipts/head': {
-        const h = deps.head();
-        if (!h) return json(res, 404, { error: 'the receipt log is empty' });
-        res.writeHead(200, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
-        res.end(h);
-        return;
-      }
       default:
         return json(res, 404, { error: 'not found' });
     }

@@ -4,7 +4,7 @@
  * is what keeps DNS rebinding from slipping between check and connect.
  *
  * The gate's own listeners (proxy and admin ports on this host) are refused whatever
- * block_private says: an agent must never reach /metrics, /receipts/head or the proxy port
+ * block_private says: an agent must never reach /metrics, /receipts/proof or the proxy port
  * itself through the proxy. Only agent destinations come through here; the gate's decider,
  * JWKS and bundle URLs are fetched by their own clients and are not subject to block_private.
  */

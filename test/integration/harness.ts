@@ -204,17 +204,30 @@ export function rawExchange(port: number, bytes: string, quietMs = 1500): Promis
   });
 }
 
-export interface ReceiptLine { file: string; line: number; header: any; payload: any }
+/** One entry of the v2 log (SPEC §9); checkpoint lines are not entries. `raw` is the line's text, the Merkle leaf. */
+export interface ReceiptLine { file: string; line: number; raw: string; payload: any }
 
+/** The entries of the receipt log in dir, in order (checkpoint lines and dot-files skipped). */
 export function readReceipts(dir: string): ReceiptLine[] {
   if (!fs.existsSync(dir)) return [];
   const out: ReceiptLine[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
     const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
     lines.forEach((l, i) => {
-      if (!l) return;
-      const [h, p] = l.split('.');
-      out.push({ file: f, line: i + 1, header: JSON.parse(Buffer.from(h!, 'base64url').toString()), payload: JSON.parse(Buffer.from(p!, 'base64url').toString()) });
+      if (!l || l.startsWith('{"checkpoint":')) return;
+      out.push({ file: f, line: i + 1, raw: l, payload: JSON.parse(l) });
+    });
+  }
+  return out;
+}
+
+/** The checkpoint notes of the receipt log in dir, in order. */
+export function readCheckpoints(dir: string): { file: string; line: number; note: string }[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: { file: string; line: number; note: string }[] = [];
+  for (const f of fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
+    fs.readFileSync(path.join(dir, f), 'utf8').split('\n').forEach((l, i) => {
+      if (l.startsWith('{"checkpoint":')) out.push({ file: f, line: i + 1, note: (JSON.parse(l) as { checkpoint: string }).checkpoint });
     });
   }
   return out;

@@ -31,8 +31,9 @@ describe('no secrets in receipts', () => {
     const tok = 'eyJhbGciOiJFZERTQSJ9.PERMITSECRET-9921.c2ln';
     await viaProxy(ws.listenPort, `http://open.it:${origin.port}/s/a?token=${q}`, { headers: { authorization: `Bearer ${h}`, cookie: `sid=${h}` } });
     await viaProxy(ws.listenPort, `http://api.it:${origin.port}/p?k=${q}`, { method: 'POST', body: b, headers: { 'egress-permit': tok, authorization: h } });
-    const all = fs.readdirSync(ws.receiptsDir).map((f) => fs.readFileSync(path.join(ws.receiptsDir, f)))
-      .map((buf) => buf.toString('utf8').split('\n').filter(Boolean).map((l) => `${l}\n${Buffer.from(l.split('.')[1] ?? '', 'base64url').toString('utf8')}`).join('\n')).join('\n');
+    // Every file of the folder, the lock and the node index (.tree/) included; entries are JSON text.
+    const all = (fs.readdirSync(ws.receiptsDir, { recursive: true }) as string[]).map((f) => path.join(ws.receiptsDir, f))
+      .filter((f) => fs.statSync(f).isFile()).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
     assert.ok(all.length > 0);
     for (const s of [q, h, b, 'PERMITSECRET-9921', tok]) assert.ok(!all.includes(s), `${s} found in receipts`);
     assert.ok(!gate.output().includes(h), 'header secret in the gate output');

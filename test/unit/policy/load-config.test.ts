@@ -44,7 +44,7 @@ describe('parseConfig', () => {
     assert.deepEqual(c.permits, { header: 'Egress-Permit', issuers: [], clockSkewS: 5, maxTtlS: 600, replay: 'memory' });
     assert.equal(c.decider, undefined);
     assert.deepEqual(c.secrets, {});
-    assert.deepEqual(c.receipts, { dir: '/etc/eg/receipts', key: '/etc/eg/keys/receipts.private.jwk.json', durability: 'fsync', rotateBytes: 64 * 1024 * 1024 });
+    assert.deepEqual(c.receipts, { dir: '/etc/eg/receipts', key: '/etc/eg/keys/receipts.private.jwk.json', durability: 'fsync', rotateBytes: 64 * 1024 * 1024, origin: 'egress-gate/pod-1' });
     assert.deepEqual(c.tls, { upstreamCa: [] });
     assert.deepEqual(c.network, { blockPrivate: true, allowCidrs: [], hosts: {} });
     assert.deepEqual(c.limits, { maxBoundBody: 1024 * 1024, headerTimeoutMs: 10_000, upstreamTimeoutMs: 30_000 });
@@ -67,7 +67,7 @@ describe('parseConfig', () => {
     });
     assert.deepEqual(c.secrets, { dir: path.join(dir, 'secrets') });
     assert.deepEqual(c.decider, { url: 'http://127.0.0.1:8181/v1/data/egress/decision', timeoutMs: 250 });
-    assert.deepEqual(c.receipts, { dir: '/var/lib/egress/receipts', key: path.join(dir, 'keys/receipts.private.jwk.json'), durability: 'none', rotateBytes: 8192 });
+    assert.deepEqual(c.receipts, { dir: '/var/lib/egress/receipts', key: path.join(dir, 'keys/receipts.private.jwk.json'), durability: 'none', rotateBytes: 8192, origin: 'example.com/egress/agent-7f3c' });
     assert.deepEqual(c.tls, { caCert: path.join(dir, 'certs/ca.pem'), caKey: path.join(dir, 'certs/ca-key.pem'), upstreamCa: [path.join(dir, 'certs/origin.pem')] });
     assert.deepEqual(c.network, { blockPrivate: false, allowCidrs: ['10.1.0.0/16', 'fd00::/8'], hosts: { 'api.test': '127.0.0.1' } });
     assert.deepEqual(c.limits, { maxBoundBody: 2048, headerTimeoutMs: 250, upstreamTimeoutMs: 60_000 });
