@@ -8,6 +8,12 @@ import { command as keysGenerate } from './keys-generate.js';
 import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
 import { command as receiptsVerify } from './receipts-verify.js';
+import { command as receiptsProof } from './receipts-proof.js';
+import { command as receiptsVerifyProof } from './receipts-verify-proof.js';
+import { command as receiptsMonitor } from './receipts-monitor.js';
 import { command as receiptsShow } from './receipts-show.js';
 
-export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow];
+export const commands: Command[] = [
+  start, check, explain, permitIssue, keysGenerate, caInit, caBundle,
+  receiptsVerify, receiptsProof, receiptsVerifyProof, receiptsMonitor, receiptsShow,
+];
