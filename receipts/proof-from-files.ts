@@ -71,7 +71,8 @@ async function runPlan<T>(files: readonly string[], size: number, plan: (src: No
   let next = 0;
   let index = 0;
   for await (const line of readLogLines(files)) {
-    if (line.bytes.length === 0 && !line.terminated) continue;
+    // A torn last fragment is no line (recovery cuts it at the next start).
+    if (!line.terminated) continue;
     let parsed;
     try {
       parsed = parseLogLine(line.bytes);
