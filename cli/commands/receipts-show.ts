@@ -17,7 +17,8 @@ const usage = `usage: egress-gate receipts show [--follow] [--tail N] [--since D
   printed). PATH: the receipts folder or its files.
   --follow          keep printing new entries as they are written, into rotated files too
                     (until interrupted)
-  --tail N          start with the last N matching entries
+  --tail N          start with the last N matching entries (lines that are no entry are
+                    always shown)
   --since T         only entries from T on: a duration back from now (90s, 15m, 2h, 7d) or
                     an RFC 3339 time
   --decision D      only decision entries with that decision
@@ -79,7 +80,7 @@ export function prettyEntry(e: LogEntry): string {
   }
 }
 
-type Shown = { print: string } | undefined;
+type Shown = { print: string; error: boolean } | undefined;
 
 /** What `receipts show` prints for one line, or undefined for a line it skips. */
 export function showLine(t: TailedLine, format: 'pretty' | 'json', filter: ShowFilter = {}): Shown {
@@ -88,10 +89,10 @@ export function showLine(t: TailedLine, format: 'pretty' | 'json', filter: ShowF
     parsed = parseLogLine(t.line);
   } catch (e) {
     if (!(e instanceof LogLineError)) throw e;
-    return { print: format === 'json' ? JSON.stringify({ file: t.file, line: t.lineNo, error: e.message }) : `${t.file}:${t.lineNo}: ${e.message}` };
+    return { print: format === 'json' ? JSON.stringify({ file: t.file, line: t.lineNo, error: e.message }) : `${t.file}:${t.lineNo}: ${e.message}`, error: true };
   }
   if (parsed.type === 'checkpoint' || !matches(parsed.entry, filter)) return undefined;
-  return { print: format === 'json' ? t.line : prettyEntry(parsed.entry) };
+  return { print: format === 'json' ? t.line : prettyEntry(parsed.entry), error: false };
 }
 
 export const command: Command = {
@@ -125,8 +126,10 @@ export const command: Command = {
       ...(values.surface !== undefined ? { surface: values.surface } : {}),
     };
     const tail = values.tail === undefined ? undefined : Number(values.tail);
-    // --tail: what existed at the start is held back, keeping only the last N, until caught up.
-    let held: string[] | undefined = tail === undefined ? undefined : [];
+    // --tail: what existed at the start is held back, keeping only the last N entries (and
+    // every bad line: those are never dropped), until caught up.
+    let held: NonNullable<Shown>[] | undefined = tail === undefined ? undefined : [];
+    let heldEntries = 0;
     const ac = new AbortController();
     const stop = (): void => ac.abort();
     process.once('SIGINT', stop);
@@ -138,7 +141,7 @@ export const command: Command = {
     };
     const flushHeld = (): void => {
       if (!held) return;
-      for (const line of held) process.stdout.write(`${line}\n`);
+      for (const h of held) process.stdout.write(`${h.print}\n`);
       held = undefined;
     };
     try {
@@ -147,8 +150,11 @@ export const command: Command = {
         const shown = showLine(t, format, filter);
         if (!shown) continue;
         if (held) {
-          held.push(shown.print);
-          if (held.length > tail!) held.shift();
+          held.push(shown);
+          if (!shown.error && ++heldEntries > tail!) {
+            held.splice(held.findIndex((h) => !h.error), 1);
+            heldEntries--;
+          }
         } else {
           await write(shown.print);
         }
