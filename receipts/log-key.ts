@@ -3,7 +3,7 @@
  * (`<origin>+<key id>+<base64(0x01||pubkey)>`, as admin `GET /receipts/key` serves it) or a
  * JWKS / JWK holding its Ed25519 public key, whose origin then comes from the checkpoints (the
  * key id in their signature lines must match that origin and key). Readers open every
- * checkpoint through one CheckpointOpener, which also holds the log to one origin and one key.
+ * checkpoint through one CheckpointOpener, which also holds the log to one origin.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -95,12 +95,15 @@ export function noteOrigin(note: string): string {
 }
 
 /**
- * Opens the checkpoints of one log: each must be signed by the key for its origin, and every
- * one has the origin of the first (the key that opened the first is then the only one tried).
+ * Opens the checkpoints of one log: each must be signed by a key of `key` for its origin, and
+ * every one has the origin of the first. Any key of a JWKS may sign any checkpoint, so a log
+ * that spans a receipt-key rotation verifies with a JWKS holding both; the key that opened
+ * the last checkpoint is tried first.
  */
 export class CheckpointOpener {
-  #pinned: NoteVerifier | undefined;
+  #last: NoteVerifier | undefined;
   #origin: string | undefined;
+  #candidates: NoteVerifier[] = [];
 
   constructor(readonly key: LogKey) {}
 
@@ -117,12 +120,13 @@ export class CheckpointOpener {
     if (this.key.origin !== undefined && origin !== this.key.origin) {
       throw new CheckpointOpenError(`checkpoint origin ${JSON.stringify(origin)} is not the key's origin ${JSON.stringify(this.key.origin)}`);
     }
-    const candidates = this.#pinned ? [this.#pinned] : this.key.verifiersFor(origin);
+    if (this.#origin === undefined) this.#candidates = this.key.verifiersFor(origin);
+    const order = this.#last ? [this.#last, ...this.#candidates.filter((v) => v !== this.#last)] : this.#candidates;
     let first: Error | undefined;
-    for (const v of candidates) {
+    for (const v of order) {
       try {
         const c = openCheckpoint(note, v);
-        this.#pinned = v;
+        this.#last = v;
         this.#origin = origin;
         return c;
       } catch (e) {

@@ -162,6 +162,18 @@ describe('verify-log', () => {
     assertBad(await verifyReceiptLog(files, log.verifierKey), files[1]!, 5, /^checkpoint origin "egress-gate\/other"/);
   });
 
+  it('a log that spans a receipt-key rotation verifies with a JWKS holding both keys', async () => {
+    const files = copyLog();
+    const next = newKeyPair();
+    editLines(files[2]!, (l) => {
+      l[5] = checkpointLine(log.origin, log.leaves.slice(0, 19), next.privateKey);
+      l[10] = checkpointLine(log.origin, log.leaves.slice(0, 23), next.privateKey);
+    });
+    const both = { keys: [...jwksOf(log.keys.publicKey).keys, ...jwksOf(next.publicKey, 'rk-2').keys] };
+    assert.equal((await verifyReceiptLog(files, both)).ok, true);
+    assertBad(await verifyReceiptLog(files, jwksOf(log.keys.publicKey)), files[2]!, 6, /^checkpoint signature does not verify/);
+  });
+
   it('a key that is not the log\'s fails at the first checkpoint', async () => {
     const files = copyLog();
     assertBad(await verifyReceiptLog(files, jwksOf(newKeyPair().publicKey)), files[0]!, 4, /^checkpoint signature does not verify with the Ed25519 key of the JWKS/);
