@@ -7,32 +7,9 @@
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseLogLine } from './log-line.js';
-import { readLogLines } from './log-lines.js';
+import { readEntries } from './log-lines.js';
 
-const LOG_NAME = /^receipts-(\d{12})\.jsonl$/;
-
-/** The writer's file name for a file whose first line has sequence number `seq`. */
-export function logFileName(seq: number): string {
-  return `receipts-${String(seq).padStart(12, '0')}.jsonl`;
-}
-
-/** True for a name the writer gives its files. */
-export function isLogFileName(name: string): boolean {
-  return LOG_NAME.test(name);
-}
-
-/** The writer's own log files in `dir` (absolute paths), oldest first. [] when dir is missing. */
-export async function listLogFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return names.filter((n) => LOG_NAME.test(n)).sort().map((n) => path.join(dir, n));
-}
+export { isLogFileName, listLogFiles, logFileName } from './log-lines.js';
 
 /** Empty, or its first byte opens a JSON object: a log file, as a folder's other files are not. */
 async function looksLikeLog(file: string): Promise<boolean> {
@@ -73,20 +50,7 @@ export async function listReceiptFiles(paths: readonly string[]): Promise<string
   });
 }
 
-/**
- * Every entry of the writer's log in `dir`, in log order; checkpoint lines are skipped.
- * Nothing is verified (this is the gate reading its own log, e.g. to rebuild spent permit jtis
- * at start); a torn or unparseable line is skipped.
- */
-export async function* readReceiptPayloads(dir: string): AsyncGenerator<Record<string, unknown>> {
-  for await (const line of readLogLines(await listLogFiles(dir))) {
-    if (!line.terminated || line.bytes.length === 0) continue;
-    let parsed;
-    try {
-      parsed = parseLogLine(line.bytes);
-    } catch {
-      continue;
-    }
-    if (parsed.type === 'entry') yield parsed.entry;
-  }
+/** Every entry of the writer's log in `dir`, parsed, in log order (see log-lines.ts readEntries). */
+export function readReceiptPayloads(dir: string): AsyncGenerator<Record<string, unknown>> {
+  return readEntries(dir);
 }
