@@ -1,8 +1,9 @@
 /**
- * Which files make up a receipt log, in chain order. The writer names its files
- * `receipts-<first seq, 12 digits>.jsonl`, so name order is chain order; readers that are
- * handed a folder accept, like the conformance suite, every regular non-dot file whose first
- * line is empty or a compact JWS (keep anything else out of the receipts folder, or dot-prefix it).
+ * Which files make up a receipt log, in log order (SPEC §9). The writer names its files
+ * `receipts-<first seq, 12 digits>.jsonl`, so name order is log order; readers that are
+ * handed a folder accept, like the conformance suite, every regular non-dot file that is empty
+ * or whose first line is a JSON object (keep anything else out of the receipts folder, or
+ * dot-prefix it).
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,19 +11,13 @@ import { readEntries } from './log-lines.js';
 
 export { isLogFileName, listLogFiles, logFileName } from './log-lines.js';
 
-const JWS_LIKE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-
-async function firstLineLooksLikeLog(file: string): Promise<boolean> {
+/** Empty, or its first byte opens a JSON object: a log file, as a folder's other files are not. */
+async function looksLikeLog(file: string): Promise<boolean> {
   const fh = await open(file, 'r');
   try {
-    const buf = Buffer.alloc(8192);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const text = buf.subarray(0, bytesRead).toString('latin1');
-    const nl = text.indexOf('\n');
-    // A first line longer than the buffer is still judged on its prefix: it must be JWS characters.
-    const first = (nl >= 0 ? text.slice(0, nl) : text).trim();
-    if (first === '' || first.startsWith('{')) return true;
-    return nl >= 0 ? JWS_LIKE.test(first) : /^[A-Za-z0-9_.-]+$/.test(first);
+    const buf = Buffer.alloc(1);
+    const { bytesRead } = await fh.read(buf, 0, 1, 0);
+    return bytesRead === 0 || buf[0] === 0x7b;
   } finally {
     await fh.close();
   }
@@ -30,7 +25,7 @@ async function firstLineLooksLikeLog(file: string): Promise<boolean> {
 
 /**
  * The receipt files named by `paths` (files, or folders whose log files are taken), deduplicated
- * and sorted by file name (then full path): the order the chain runs in, whatever order given.
+ * and sorted by file name (then full path): the order the log runs in, whatever order given.
  */
 export async function listReceiptFiles(paths: readonly string[]): Promise<string[]> {
   const found = new Set<string>();
@@ -44,7 +39,7 @@ export async function listReceiptFiles(paths: readonly string[]): Promise<string
     for (const ent of await readdir(abs, { withFileTypes: true })) {
       if (!ent.isFile() || ent.name.startsWith('.')) continue;
       const f = path.join(abs, ent.name);
-      if (await firstLineLooksLikeLog(f)) found.add(f);
+      if (await looksLikeLog(f)) found.add(f);
     }
   }
   return [...found].sort((a, b) => {

@@ -8,9 +8,16 @@ import { command as keysGenerate } from './keys-generate.js';
 import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
 import { command as receiptsVerify } from './receipts-verify.js';
+import { command as receiptsProof } from './receipts-proof.js';
+import { command as receiptsVerifyProof } from './receipts-verify-proof.js';
+import { command as receiptsMonitor } from './receipts-monitor.js';
 import { command as receiptsShow } from './receipts-show.js';
 import { command as arbiterStart } from './arbiter-start.js';
 import { approve as arbiterApprove, deny as arbiterDeny, pending as arbiterPending } from './arbiter-approvals.js';
 import { command as audit } from './audit.js';
 
-export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow, arbiterStart, arbiterPending, arbiterApprove, arbiterDeny, audit];
+export const commands: Command[] = [
+  start, check, explain, permitIssue, keysGenerate, caInit, caBundle,
+  receiptsVerify, receiptsProof, receiptsVerifyProof, receiptsMonitor, receiptsShow,
+  arbiterStart, arbiterPending, arbiterApprove, arbiterDeny, audit,
+];

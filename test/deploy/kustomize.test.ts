@@ -223,14 +223,23 @@ describe('kustomize: gateway invariants', () => {
     assert.equal(envOf(agent.spec.template.spec.containers[0]).HTTPS_PROXY, 'http://egress-gate:3128');
   });
 
-  it('ships receipts: a read-only Vector sidecar and the save-head CronJob', () => {
+  it('ships receipts: a read-only Vector sidecar and the receipts monitor CronJob', () => {
     const vector: Container = sts.spec.template.spec.containers.find((c: Container) => c.name === 'vector');
     assert.ok(vector.volumeMounts.some((m: any) => m.name === 'receipts' && m.readOnly === true));
     const cfg = parseYaml(find(ms, 'ConfigMap', 'egress-gate-vector').data['vector.yaml']);
     assert.deepEqual(cfg.sources.receipts.include, ['/var/lib/egress-gate/receipts/*']);
-    const cron = find(ms, 'CronJob', 'egress-gate-save-head');
-    const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    const cron = find(ms, 'CronJob', 'egress-gate-receipts-monitor');
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    const c = pod.containers[0];
+    assert.equal(c.image, sts.spec.template.spec.containers.find((x: Container) => x.name === 'egress-gate').image, 'the monitor runs the gate image');
     assert.match(c.args.join(' '), /egress-gate-0\.egress-gate-replicas:3129/);
-    assert.ok(find(ms, 'ConfigMap', 'egress-gate-save-head').data['save-head.sh'].includes('/receipts/head'));
+    assert.ok(find(ms, 'ConfigMap', 'egress-gate-receipts-monitor').data['monitor-checkpoints.sh'].includes('receipts monitor'));
+    assert.ok(find(ms, 'ConfigMap', 'egress-gate-receipts-monitor-key').data['receipt-key.jwks.json']);
+    const state = pod.volumes.find((v: any) => v.name === 'state');
+    assert.equal(find(ms, 'PersistentVolumeClaim', 'egress-gate-receipts-monitor').metadata.name, state.persistentVolumeClaim.claimName, 'the kept checkpoints live on their own volume');
+    const ing = find(ms, 'NetworkPolicy', 'egress-gate-ingress');
+    const adminFrom = ing.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 3129)).from;
+    const label = cron.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name'];
+    assert.ok(adminFrom.some((f: any) => f.podSelector?.matchLabels?.['app.kubernetes.io/name'] === label), 'the monitor may reach the admin port');
   });
 });
