@@ -23,8 +23,7 @@ export class IssuanceLog {
 
   /** Resolves once the entry is durable; rejects (ReceiptUnavailableError) when it is not. */
   append(fields: IssuanceFields): Promise<{ id: string; seq: number }> {
-    // receipts/ types the kinds of the gate; `issuance` is the arbiter's (SPEC §12).
-    return this.log.append({ kind: 'issuance', ...fields } as unknown as ReceiptBody);
+    return this.log.append({ kind: 'issuance', ...fields });
   }
 
   lifecycle(fields: Record<string, unknown>): Promise<{ id: string; seq: number }> {

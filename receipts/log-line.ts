@@ -4,7 +4,8 @@
  * whether it belongs where it stands (seq, tree, signature) is verify-log's business.
  */
 
-export const ENTRY_KINDS = ['decision', 'outcome', 'lifecycle'] as const;
+/** decision, outcome, lifecycle: a gate's log; issuance: an arbiter's (SPEC §12). */
+export const ENTRY_KINDS = ['decision', 'outcome', 'lifecycle', 'issuance'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 /** One receipt as read back: the fields every entry has, and those of its kind. */
@@ -41,7 +42,7 @@ function entryFault(o: Record<string, unknown>): string | undefined {
   if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 0) return `seq ${JSON.stringify(o.seq)} is not a non-negative integer`;
   if (typeof o.ts !== 'string' && typeof o.ts !== 'number') return `ts ${JSON.stringify(o.ts)} is not a time`;
   if (typeof o.gate !== 'string') return `gate ${JSON.stringify(o.gate)} is not a string`;
-  if (typeof o.kind !== 'string' || !KINDS.has(o.kind)) return `kind ${JSON.stringify(o.kind)} is not decision, outcome or lifecycle`;
+  if (typeof o.kind !== 'string' || !KINDS.has(o.kind)) return `kind ${JSON.stringify(o.kind)} is not decision, outcome, lifecycle or issuance`;
   return undefined;
 }
 

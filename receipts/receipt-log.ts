@@ -24,6 +24,7 @@ import path from 'node:path';
 import { openLogFileSync } from './log-file.js';
 import { readEntries } from './log-lines.js';
 import { checkpointOf, LogProofs, ProofUnavailableError, type ProofCheckpoint } from './log-proofs.js';
+import type { EntryKind } from './log-line.js';
 import { lockReceiptDir, type ReceiptLock } from './receipt-lock.js';
 import type { ReceiptSigner } from './receipt-codec.js';
 import { recoverLog } from './recover-log.js';
@@ -32,7 +33,8 @@ import { createUuidV7 } from './uuid-v7.js';
 import type { CommitResult, WriterState } from './log-writer.js';
 import { inlineWriter, threadWriter, type WriterPort } from './writer-host.js';
 
-export type ReceiptKind = 'decision' | 'outcome' | 'lifecycle';
+/** decision, outcome, lifecycle (a gate's log) and issuance (an arbiter's, SPEC §12). */
+export type ReceiptKind = EntryKind;
 
 /** What a caller appends: the kind and its fields (SPEC §9). The log adds v, id, seq, ts, gate. */
 export interface ReceiptBody {

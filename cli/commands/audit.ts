@@ -4,13 +4,15 @@
  * sha256) must appear in the arbiter's issuance log. Exit 0 all accounted for, 1 otherwise,
  * naming each unaccounted permit; issued permits never used are listed for information.
  *
- * The keys are read and must be JWKS or JWK files; checking each log's signatures with them
- * is left to `receipts verify` until the Merkle log format lands (see README).
+ * Both logs are verified first with their keys, as `receipts verify` does (entries,
+ * checkpoints, nothing unsealed): an audit over a log that does not verify proves nothing, so
+ * it exits 1 naming the first bad line.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readIssuance } from '../../arbiter/issuance-log.js';
+import { loadLogKey, LogKeyError } from '../../receipts/log-key.js';
 import { ReceiptLog } from '../../receipts/receipt-log.js';
+import { verifyReceiptLog } from '../../receipts/verify-log.js';
 import { RuntimeError, UsageError, type Command } from './command.js';
 
 interface Used { sha256: string; jti: string | null; iss: string | null; receipt: string }
@@ -40,15 +42,22 @@ export const command: Command = {
   name: 'audit',
   summary: 'check that every permit a gate accepted was issued and logged by the arbiter',
   usage: `usage: egress-gate audit --gate PATH --gate-key KEY --arbiter PATH --arbiter-key KEY [--json]
-  PATH: a receipts folder. KEY: the log's key (a JWK or JWKS file).
+  PATH: a receipts folder. KEY: the log's verifier key (admin /receipts/key) or its JWKS.
+  Both logs are verified first (as receipts verify does); a log that does not verify exits 1.
   Exit 0 when every permit the gate accepted is in the arbiter's issuance log, 1 otherwise.`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
       gate: { type: 'string' }, 'gate-key': { type: 'string' }, arbiter: { type: 'string' }, 'arbiter-key': { type: 'string' }, json: { type: 'boolean' },
     } });
     if (!values.gate || !values.arbiter || !values['gate-key'] || !values['arbiter-key']) throw new UsageError('--gate, --gate-key, --arbiter and --arbiter-key are required');
-    for (const k of [values['gate-key'], values['arbiter-key']]) {
-      try { JSON.parse(await readFile(k, 'utf8')); } catch (e) { throw new RuntimeError(`${k}: not a readable JWK or JWKS: ${(e as Error).message}`); }
+    for (const [what, dir, keyFile] of [['gate', values.gate, values['gate-key']], ['arbiter', values.arbiter, values['arbiter-key']]] as const) {
+      let key;
+      try { key = await loadLogKey(keyFile); } catch (e) { if (e instanceof LogKeyError) throw new RuntimeError(e.message); throw e; }
+      const v = await verifyReceiptLog([dir], key);
+      if (!v.ok) {
+        process.stdout.write(`FAILED: the ${what} log does not verify: ${v.file}:${v.line}: ${v.reason}\n`);
+        return 1;
+      }
     }
     const used = await acceptedPermits(values.gate);
     const issued = await issuedPermits(values.arbiter);

@@ -77,6 +77,12 @@ export function prettyEntry(e: LogEntry): string {
     }
     case 'lifecycle':
       return `${head} ${str(e.event)} ${e.id}`;
+    case 'issuance':
+      return `${head} ${str(e.decision)} ${str(e.reason)} ${str(e.subject)} ${str(e.surface)}/${str(e.action)} ${e.id}`;
+    default: {
+      const never: never = e.kind;
+      return `${head} ${String(never)}`;
+    }
   }
 }
 

@@ -58,14 +58,14 @@ describe('arbiter fails closed', () => {
     const r = await api(down.aws, down.aws.tokens.agent, 'POST', '/v1/permits', req('notes'));
     assert.equal(r.status, 503); assert.equal(r.json.reason, 'DECIDER_ERROR'); assert.equal(r.json.permit, undefined);
     assert.ok(r.headers.get('retry-after'));
-    const lines = fs.readdirSync(down.aws.receiptsDir).flatMap((f) => fs.readFileSync(path.join(down.aws.receiptsDir, f), 'utf8').split('\n').filter(Boolean));
+    const lines = fs.readdirSync(down.aws.receiptsDir).filter((f) => !f.startsWith('.')).flatMap((f) => fs.readFileSync(path.join(down.aws.receiptsDir, f), 'utf8').split('\n').filter(Boolean));
     assert.ok(!lines.some((l) => claimsOf(l).decision === 'PERMIT'));
   });
 
   it('receipt log unwritable: 503 RECEIPT_UNAVAILABLE and no permit; a permit again once it is writable', async () => {
     assert.equal(spawnSync('prlimit', ['--version']).status, 0, 'this test needs prlimit (Debian package util-linux)');
     assert.equal((await api(a.aws, a.aws.tokens.agent, 'POST', '/v1/permits', req('notes'))).status, 201);
-    const size = Math.max(...fs.readdirSync(a.aws.receiptsDir).map((f) => fs.statSync(path.join(a.aws.receiptsDir, f)).size));
+    const size = Math.max(...fs.readdirSync(a.aws.receiptsDir).filter((f) => !f.startsWith('.')).map((f) => fs.statSync(path.join(a.aws.receiptsDir, f)).size));
     execFileSync('prlimit', ['--pid', String(a.arbiter.proc.pid), `--fsize=${size + 10}:`]);
     try {
       const r = await api(a.aws, a.aws.tokens.agent, 'POST', '/v1/permits', req('notes'));

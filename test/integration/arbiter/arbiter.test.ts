@@ -15,7 +15,7 @@ import { cli, genKey, GATE_ID, SUBJECT, ISS, startGate, startOrigin, viaProxy, w
 import { api, arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type ArbiterWorkspace } from './arbiter-harness.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('base64url');
-const readLines = (dir: string) => fs.readdirSync(dir).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+const readLines = (dir: string) => fs.readdirSync(dir).filter((f) => !f.startsWith('.')).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
   .map((l) => JSON.parse(Buffer.from(l.split('.')[1] as string, 'base64url').toString('utf8')));
 
 describe('arbiter with a gate', () => {

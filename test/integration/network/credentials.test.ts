@@ -96,7 +96,7 @@ describe('network: credential brokering', () => {
   });
 
   it('the secret appears nowhere in the receipt folder (raw or decoded) or in the gate output', () => {
-    const files = fs.readdirSync(ws.receiptsDir);
+    const files = fs.readdirSync(ws.receiptsDir).filter((f) => !f.startsWith('.'));
     assert.ok(files.length > 0);
     for (const f of files) {
       const text = fs.readFileSync(path.join(ws.receiptsDir, f), 'utf8');

@@ -62,7 +62,7 @@ describe('receipts: an unwritable log blocks tunnels and WebSocket upgrades', ()
 
   /** Lowers the gate's file-size limit so that no whole receipt line fits any more. */
   function makeLogUnwritable(): void {
-    const sizes = fs.readdirSync(ws.receiptsDir).map((f) => fs.statSync(path.join(ws.receiptsDir, f)).size);
+    const sizes = fs.readdirSync(ws.receiptsDir).filter((f) => !f.startsWith('.')).map((f) => fs.statSync(path.join(ws.receiptsDir, f)).size);
     execFileSync('prlimit', ['--pid', String(gate.proc.pid), `--fsize=${Math.max(...sizes) + 10}:`]);
   }
   function makeLogWritable(): void {

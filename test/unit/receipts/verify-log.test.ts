@@ -135,7 +135,7 @@ describe('verify-log', () => {
     { name: 'a v1 line (a compact JWS)', tamper: (f) => editLines(f[0]!, (l) => { l[0] = 'eyJhbGciOiJFZERTQSJ9.eyJ2IjoxfQ.c2ln'; }), at: [0, 1], reason: /^not a JSON line/ },
     { name: 'an entry of v 1', tamper: (f) => editLines(f[0]!, (l) => { l[1] = JSON.stringify({ ...obj(l[1]!), v: 1 }); }), at: [0, 2], reason: /^v 1, expected 2$/ },
     { name: 'an id that is no UUIDv7', tamper: (f) => editLines(f[0]!, (l) => { l[1] = JSON.stringify({ ...obj(l[1]!), id: 'x' }); }), at: [0, 2], reason: /^id "x" is not a UUIDv7$/ },
-    { name: 'an unknown kind', tamper: (f) => editLines(f[0]!, (l) => { l[1] = JSON.stringify({ ...obj(l[1]!), kind: 'note' }); }), at: [0, 2], reason: /^kind "note" is not decision, outcome or lifecycle$/ },
+    { name: 'an unknown kind', tamper: (f) => editLines(f[0]!, (l) => { l[1] = JSON.stringify({ ...obj(l[1]!), kind: 'note' }); }), at: [0, 2], reason: /^kind "note" is not decision, outcome, lifecycle or issuance$/ },
     {
       name: 'a checkpoint line with another key beside the note',
       tamper: (f) => editLines(f[0]!, (l) => { l[3] = JSON.stringify({ ...obj(l[3]!), x: 1 }); }),
