@@ -119,8 +119,9 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
     upgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, arrival: Arrival) => { void inFlight.track(upgrades.handle(req, socket, head, arrival)); },
   };
   const serverOptions = agentServerOptions(config);
-  const interception = config.tls.caCert && config.tls.caKey
-    ? new Interception(createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey)), serverOptions, handlers, config.limits.headerTimeoutMs)
+  const ca = config.tls.caCert && config.tls.caKey ? await loadCa(config.tls.caCert, config.tls.caKey) : undefined;
+  const interception = ca
+    ? new Interception(createLeafIssuer(ca), serverOptions, handlers, config.limits.headerTimeoutMs)
     : undefined;
   const connect = new ConnectHandler({ chain, recorder, resolver, interception, splices, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log });
   const proxyArrival: Arrival = { scheme: 'http' };
@@ -134,6 +135,7 @@ export async function startGate(config: GateConfig, opts: GateOptions = {}): Pro
   for (const s of [proxy, ...(interception ? [interception.servers.https, interception.servers.http] : [])]) guardAgentServer(s, onClientError);
 
   const admin = createAdminServer({
+    caPem: ca?.certPem,
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     head: () => (receipts.lastSeq >= 0 ? receipts.head() : undefined),

@@ -9,5 +9,6 @@ import { command as caInit } from './ca-init.js';
 import { command as caBundle } from './ca-bundle.js';
 import { command as receiptsVerify } from './receipts-verify.js';
 import { command as receiptsShow } from './receipts-show.js';
+import { command as doctor } from './doctor.js';
 
-export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow];
+export const commands: Command[] = [start, check, explain, permitIssue, keysGenerate, caInit, caBundle, receiptsVerify, receiptsShow, doctor];

@@ -15,6 +15,8 @@ export interface AdminDeps {
   registry: Registry;
   jwks: () => { keys: object[] };
   head: () => string | undefined;
+  /** The gate CA certificate (public), for `egress-gate doctor` and agent set-up; absent without tls.ca_cert. */
+  caPem?: string | undefined;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -49,6 +51,11 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         res.end(h);
         return;
       }
+      case '/ca.pem':
+        if (!deps.caPem) return json(res, 404, { error: 'no gate CA is configured (tls.ca_cert)' });
+        res.writeHead(200, { 'content-type': 'application/x-pem-file', 'content-length': Buffer.byteLength(deps.caPem), 'cache-control': 'no-store' });
+        res.end(deps.caPem);
+        return;
       default:
         return json(res, 404, { error: 'not found' });
     }
