@@ -86,7 +86,7 @@ export function devBanner(s: DevState, listen: string, admin: string): string {
     `  policy ${examplesDir()}`,
     '',
     'Try it (in another shell):',
-    '  python3 -m http.server 8000 --bind 127.0.0.1 &',
+    '  python3 -m http.server 8000 --bind 127.0.0.1 --directory "$(mktemp -d)" &   # a temporary folder, never this one',
     `  curl -i -x http://${listen} http://127.0.0.1:8000/            # PERMIT: authorize none`,
     `  curl -i -x http://${listen} http://127.0.0.1:8000/secrets/x   # DENY ROUTE_DENY`,
     `  curl -i -x http://${listen} -d '{"n":1}' http://127.0.0.1:8000/notes   # DENY PERMIT_MISSING`,
