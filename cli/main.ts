@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from './commands/command.js';
 import { commands } from './commands/index.js';
+import { packageVersion } from './package-version.js';
 
 function topUsage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -31,8 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     (argv.length === 0 ? process.stderr : process.stdout).write(`${topUsage()}\n`);
     return argv.length === 0 ? 2 : 0;
   }
-  if (argv[0] === '--version') {
-    process.stdout.write(`${process.env.npm_package_version ?? ''}\n`);
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    const v = packageVersion();
+    if (!v) { process.stderr.write('egress-gate: package.json not found next to the code\n'); return 2; }
+    process.stdout.write(`${v}\n`);
     return 0;
   }
   const found = findCommand(argv);
