@@ -18,6 +18,14 @@ export interface LeafIssuerOptions {
   validityHours?: number;
   /** Now, in ms since the epoch. Default Date.now. */
   clock?: () => number;
+  /**
+   * New mints admitted per second (a token bucket refilled continuously; a cached host costs
+   * nothing). Default 20: a mint is ~7 ms of CPU, so a flood of random hosts takes at most
+   * ~15 % of one core, while an agent reaching a few dozen new hosts at once is not slowed.
+   */
+  mintsPerSecond?: number;
+  /** Tokens the bucket holds: a burst of new hosts admitted at once. Default 40. */
+  mintBurst?: number;
 }
 
 export interface LeafIssuer {
@@ -30,6 +38,12 @@ export interface LeafIssuer {
   secureContextFor(host: string): Promise<tls.SecureContext>;
   /** PEM of the current leaf for `host` (same cache), for inspection and tests. */
   certificateFor(host: string): Promise<string>;
+  /**
+   * Whether a CONNECT for `host` may be intercepted now: true for a cached host (and for a host
+   * no leaf can be issued for: that fails where it is minted), else true only while the mint
+   * rate limit has a token, which this call takes. The caller refuses the CONNECT on false.
+   */
+  admit(host: string): boolean;
   /** Number of cached hosts. */
   readonly size: number;
 }
@@ -68,6 +82,11 @@ export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssu
   const clock = opts.clock ?? Date.now;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer');
   if (!(validityMs > 0)) throw new TypeError('validityHours must be positive');
+  const rate = opts.mintsPerSecond ?? 20;
+  const burst = opts.mintBurst ?? 40;
+  if (!(rate > 0) || !(burst >= 1)) throw new TypeError('mintsPerSecond must be positive and mintBurst at least 1');
+  let tokens = burst;
+  let refilledAt = clock();
 
   // Map iteration order is insertion order: re-inserting on every hit makes the first key
   // the least recently used one.
@@ -148,7 +167,21 @@ export function createLeafIssuer(ca: Ca, opts: LeafIssuerOptions = {}): LeafIssu
     return entry.promise;
   };
 
+  const admit = (rawHost: string): boolean => {
+    const host = normalizeHost(rawHost);
+    const now = clock();
+    const hit = cache.get(host);
+    if (hit && now < hit.renewAt) return true;
+    if (!isIP(host) && !DNS_NAME.test(host)) return true;
+    tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * rate);
+    refilledAt = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+
   return {
+    admit,
     secureContextFor: async (host) => (await entryFor(host)).context,
     certificateFor: async (host) => (await entryFor(host)).certPem,
     get size() {

@@ -2,11 +2,12 @@
  * The development default (SPEC §2): `egress-gate start` with no config and no
  * ./egress-gate.yaml keeps its state in ./.egress-gate/ — a CA, a receipt key and a dev issuer
  * key, created on first start and reused after — and serves the example route maps.
- * It writes ./.egress-gate/egress-gate.yaml, an ordinary config, and loads that, so the
- * development default goes through exactly the validation every config does.
+ * It writes ./.egress-gate/egress-gate.yaml, an ordinary config, only when that file is missing
+ * (an edited one is kept as it is, issue 16), and loads it, so the development default goes
+ * through exactly the validation every config does.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { initCa } from '../certs/ca.js';
 import { examplesDir } from '../policy/examples-dir.js';
@@ -22,6 +23,8 @@ export interface DevState {
   configPath: string;
   caCert: string;
   issuerKey: string;
+  /** true when this start wrote the config; false when an existing one (maybe edited) was kept. */
+  configWritten: boolean;
 }
 
 /** Creates (once) the development state in `cwd/.egress-gate/`: CA, keys, config; returns where each is. */
@@ -37,7 +40,8 @@ export async function prepareDevDefault(cwd: string): Promise<DevState> {
   // The development arbiter's key exists before either starts, so the gate can trust it at once.
   await ensureArbiterDevKeys(cwd);
   const configPath = path.join(dir, 'egress-gate.yaml');
-  const yaml = `# Written by \`egress-gate start\` (development default). Edit freely, or pass --config.
+  const yaml = `# Written by \`egress-gate start\` (development default) because this file was missing.
+# Edit freely: later starts keep it as it is. Delete it to get the default again.
 gate:
   id: ${DEV_GATE_ID}
   subject: "${DEV_SUBJECT}"
@@ -67,8 +71,16 @@ network:
   block_private: true
   allow_cidrs: ["127.0.0.1/32"]   # development only: lets the quickstart reach a local demo origin
 `;
-  await writeFile(configPath, yaml, { mode: 0o600 });
-  return { dir, configPath, caCert: path.join(caDir, 'ca.pem'), issuerKey: path.join(issuerDir, 'private.jwk.json') };
+  // 'wx': create only; an existing file (edited or not) is never overwritten.
+  let configWritten = false;
+  try {
+    const fh = await open(configPath, 'wx', 0o600);
+    try { await fh.writeFile(yaml); } finally { await fh.close(); }
+    configWritten = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return { dir, configPath, caCert: path.join(caDir, 'ca.pem'), issuerKey: path.join(issuerDir, 'private.jwk.json'), configWritten };
 }
 
 export function devBanner(s: DevState, listen: string, admin: string): string {
@@ -76,10 +88,13 @@ export function devBanner(s: DevState, listen: string, admin: string): string {
   return [
     `egress-gate (development default) — state in ${rel(s.dir)}/`,
     `  proxy  http://${listen}    admin  http://${admin}  (/healthz /readyz /metrics /jwks.json /receipts/checkpoint /receipts/key)`,
+    s.configWritten
+      ? `  config ${rel(s.configPath)} — written now because it was missing; edit freely, later starts keep it`
+      : `  config ${rel(s.configPath)} — kept as it is (written only when missing; delete it for the default again)`,
     `  policy ${examplesDir()}`,
     '',
     'Try it (in another shell):',
-    '  python3 -m http.server 8000 --bind 127.0.0.1 &',
+    '  python3 -m http.server 8000 --bind 127.0.0.1 --directory "$(mktemp -d)" &   # a temporary folder, never this one',
     `  curl -i -x http://${listen} http://127.0.0.1:8000/            # PERMIT: authorize none`,
     `  curl -i -x http://${listen} http://127.0.0.1:8000/secrets/x   # DENY ROUTE_DENY`,
     `  curl -i -x http://${listen} -d '{"n":1}' http://127.0.0.1:8000/notes   # DENY PERMIT_MISSING`,

@@ -3,6 +3,7 @@
  */
 import { UsageError, type Command } from './commands/command.js';
 import { commands } from './commands/index.js';
+import { packageVersion } from './package-version.js';
 
 function topUsage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -31,11 +32,31 @@ export async function main(argv: string[]): Promise<number> {
     (argv.length === 0 ? process.stderr : process.stdout).write(`${topUsage()}\n`);
     return argv.length === 0 ? 2 : 0;
   }
-  if (argv[0] === '--version') {
-    process.stdout.write(`${process.env.npm_package_version ?? ''}\n`);
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    const v = packageVersion();
+    if (!v) { process.stderr.write('egress-gate: package.json not found next to the code\n'); return 2; }
+    process.stdout.write(`${v}\n`);
     return 0;
   }
   const found = findCommand(argv);
+  // A command group ("receipts", "permit", "ca", "keys"): its subcommands, for --help or when
+  // the subcommand is missing or unknown.
+  const group = found ? [] : commands.filter((c) => c.name.includes(' ') && c.name.split(' ')[0] === argv[0]);
+  if (group.length > 0) {
+    const help = argv[1] === undefined || argv[1] === '--help' || argv[1] === '-h' || argv[1] === 'help';
+    const w = Math.max(...group.map((c) => c.name.length));
+    const text = [
+      ...(help ? [] : [`egress-gate: unknown command "${argv[0]} ${argv[1]}"`]),
+      `usage: egress-gate ${argv[0]} SUBCOMMAND [options]`,
+      '',
+      ...group.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+      '',
+      `Run "egress-gate ${argv[0]} SUBCOMMAND --help" for its options.`,
+    ].join('\n');
+    const ok = argv[1] !== undefined && help;
+    (ok ? process.stdout : process.stderr).write(`${text}\n`);
+    return ok ? 0 : 2;
+  }
   if (!found) {
     process.stderr.write(`egress-gate: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}"; run "egress-gate --help"\n`);
     return 2;

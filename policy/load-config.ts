@@ -154,7 +154,10 @@ export function parseConfig(text: string, file: string, opts: { hostname?: strin
 
   const lim = section('limits', ['max_bound_body', 'header_timeout', 'upstream_timeout']);
   const limits: GateConfig['limits'] = {
-    maxBoundBody: lim ? readSize(lim, 'max_bound_body', 1024 ** 2) : 1024 ** 2,
+    // 32 MiB: the largest request LLM APIs take (Anthropic's Messages API 32 MB, OpenAI's
+    // inline images ~20 MB) — a 2.2 MB prompt with one image was a 413 at 1 MiB. It is buffered
+    // only for body-bound permit routes, one body per request in flight.
+    maxBoundBody: lim ? readSize(lim, 'max_bound_body', DEFAULT_MAX_BOUND_BODY) : DEFAULT_MAX_BOUND_BODY,
     headerTimeoutMs: lim ? readDuration(lim, 'header_timeout', 10_000) : 10_000,
     upstreamTimeoutMs: lim ? readDuration(lim, 'upstream_timeout', 30_000) : 30_000,
   };
@@ -253,3 +256,6 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
+
+/** limits.max_bound_body when the config does not set it: 32 MiB (see loadConfig). */
+export const DEFAULT_MAX_BOUND_BODY = 32 * 1024 ** 2;

@@ -152,8 +152,9 @@ async function startWithLog(
     },
   };
   const serverOptions = agentServerOptions(config);
-  const interception = config.tls.caCert && config.tls.caKey
-    ? new Interception(createLeafIssuer(await loadCa(config.tls.caCert, config.tls.caKey)), serverOptions, handlers, config.limits.headerTimeoutMs)
+  const ca = config.tls.caCert && config.tls.caKey ? await loadCa(config.tls.caCert, config.tls.caKey) : undefined;
+  const interception = ca
+    ? new Interception(createLeafIssuer(ca), serverOptions, handlers, config.limits.headerTimeoutMs)
     : undefined;
   const connect = new ConnectHandler({ chain, recorder, resolver, interception, splices, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log, permitRequest });
   const proxyArrival: Arrival = { scheme: 'http' };
@@ -166,6 +167,7 @@ async function startWithLog(
   for (const s of [proxy, ...(interception ? [interception.servers.https, interception.servers.http] : [])]) guardAgentServer(s, onClientError);
 
   const admin = createAdminServer({
+    caPem: ca?.certPem,
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     receipts,

@@ -7,6 +7,7 @@ export { issuePermit, type IssuePermitOptions } from '../policy/permits/issue-pe
 export { bindRequest, sha256Base64url, type RequestBinding } from '../policy/permits/bind-request.js';
 export { generateKey, type GeneratedKey, type KeyAlgorithm } from '../policy/permits/generate-keys.js';
 export { gateDispatcher, type GateDispatcherOptions } from './gate-dispatcher.js';
+export { gateFetch, type GateFetch } from './gate-fetch.js';
 
 /** The request header a permit travels in (the default of `permits.header`). */
 export const PERMIT_HEADER = 'Egress-Permit';

@@ -15,9 +15,10 @@ import { command as receiptsShow } from './receipts-show.js';
 import { command as arbiterStart } from './arbiter-start.js';
 import { approve as arbiterApprove, deny as arbiterDeny, pending as arbiterPending } from './arbiter-approvals.js';
 import { command as audit } from './audit.js';
+import { command as doctor } from './doctor.js';
 
 export const commands: Command[] = [
   start, check, explain, permitIssue, keysGenerate, caInit, caBundle,
   receiptsVerify, receiptsProof, receiptsVerifyProof, receiptsMonitor, receiptsShow,
-  arbiterStart, arbiterPending, arbiterApprove, arbiterDeny, audit,
+  arbiterStart, arbiterPending, arbiterApprove, arbiterDeny, audit, doctor,
 ];

@@ -7,22 +7,27 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { parseDuration } from '../../policy/config-values.js';
+import { connectBinding } from '../../policy/permits/bind-request.js';
 import { issuePermit } from '../../policy/permits/issue-permit.js';
 import { RuntimeError, UsageError, type Command } from './command.js';
 
 const USAGE = `usage: egress-gate permit issue --key JWKFILE --iss ISS --aud AUD --sub SUB --surface S --action A
-                             --method M --url URL [--body FILE] [--idk KEY] [--txn ID] [--ttl 60s] [--jti ID]
+                             (--method M --url URL [--body FILE] | --connect HOST:PORT)
+                             [--idk KEY] [--txn ID] [--ttl 60s] [--jti ID]
 
 Prints a permit (compact JWS, typ permit+jwt) signed with the private JWK in JWKFILE.
   --aud AUD      the gate id; repeat for several audiences
   --url URL      the absolute request URL; req.htu is its binding form, req.qh is set when it has a query
   --body FILE    bind the body: req.bdh is the SHA-256 of FILE's bytes
+  --connect HOST:PORT
+                 a tunnel permit (tunnel: true routes): req.htm CONNECT, req.htu HOST:PORT
+                 (an IP literal too: 127.0.0.1:8444, [::1]:443); sent as Proxy-Authorization: Bearer
   --idk KEY      idempotency key: retries with "Idempotency-Key: KEY" may reuse the permit
   --txn ID       the agent run or task, copied into receipts
   --ttl 60s      lifetime (ms, s, m, h; whole seconds)
   --jti ID       the permit id (default: a random UUID)`;
 
-const REQUIRED = ['key', 'iss', 'aud', 'sub', 'surface', 'action', 'method', 'url'] as const;
+const REQUIRED = ['key', 'iss', 'aud', 'sub', 'surface', 'action'] as const;
 
 export const command: Command = {
   name: 'permit issue',
@@ -35,17 +40,38 @@ export const command: Command = {
         key: { type: 'string' }, iss: { type: 'string' }, aud: { type: 'string', multiple: true }, sub: { type: 'string' },
         surface: { type: 'string' }, action: { type: 'string' }, method: { type: 'string' }, url: { type: 'string' },
         body: { type: 'string' }, idk: { type: 'string' }, txn: { type: 'string' }, ttl: { type: 'string', default: '60s' },
-        jti: { type: 'string' },
+        jti: { type: 'string' }, connect: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const missing = REQUIRED.filter((k) => values[k] === undefined || values[k].length === 0);
-    if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(', ')}`);
+    const tunnel = values.connect !== undefined;
+    const required: readonly (keyof typeof values)[] = tunnel ? REQUIRED : [...REQUIRED, 'method', 'url'];
+    const missing = required.filter((k) => values[k] === undefined || values[k].length === 0);
+    if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => `--${String(k)}`).join(', ')}`);
+    let request: { method: string; url: string };
+    if (tunnel) {
+      if (values.url !== undefined) throw new UsageError('--connect and --url exclude each other: a tunnel permit binds host:port only');
+      if (values.body !== undefined) throw new UsageError('--connect takes no --body: a tunnel permit binds host:port only');
+      if (values.method !== undefined && values.method.toUpperCase() !== 'CONNECT') throw new UsageError(`--connect mints a CONNECT permit; --method ${values.method} does not go with it`);
+      try {
+        request = { method: 'CONNECT', url: connectBinding(values.connect as string) };
+      } catch {
+        throw new UsageError(`--connect needs HOST:PORT, e.g. 127.0.0.1:8444 or api.example.com:443 (got "${values.connect}")`);
+      }
+    } else {
+      const url = values.url as string;
+      const scheme = URL.canParse(url) ? new URL(url).protocol : undefined;
+      if (scheme !== 'http:' && scheme !== 'https:') {
+        const hint = /^\[?[^/\s]+\]?:\d+$/.test(url) ? `; for a tunnel permit (CONNECT ${url}) use --connect ${url}` : '';
+        throw new UsageError(`--url must be an absolute http:// or https:// URL (got "${url}")${hint}`);
+      }
+      if (values.method?.toUpperCase() === 'CONNECT') throw new UsageError(`a CONNECT permit binds host:port: use --connect HOST:PORT instead of --method CONNECT --url`);
+      request = { method: values.method as string, url };
+    }
     const ttlMs = parseDuration(values.ttl);
     if (ttlMs === undefined || ttlMs < 1000 || ttlMs % 1000 !== 0) throw new UsageError(`--ttl must be a whole number of seconds, e.g. 60s (got "${values.ttl}")`);
-    if (!URL.canParse(values.url as string)) throw new UsageError(`--url must be an absolute URL (got "${values.url}")`);
 
     let key: JWK;
     try {
@@ -71,7 +97,7 @@ export const command: Command = {
         sub: values.sub as string,
         surface: values.surface as string,
         action: values.action as string,
-        request: { method: values.method as string, url: values.url as string, ...(body ? { body } : {}) },
+        request: { ...request, ...(body ? { body } : {}) },
         ttlS: ttlMs / 1000,
         ...(values.idk !== undefined ? { idk: values.idk } : {}),
         ...(values.txn !== undefined ? { txn: values.txn } : {}),

@@ -3,7 +3,6 @@
  * the route maps. A config that `check` would reject is refused with the same messages (exit 2).
  */
 import { existsSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../policy/config-error.js';
@@ -11,15 +10,10 @@ import { loadConfig } from '../../policy/load-config.js';
 import type { GateConfig } from '../../policy/types.js';
 import { devBanner, prepareDevDefault, type DevState } from '../dev-default.js';
 import { startGate } from '../../proxy/gate.js';
+import { packageVersion } from '../package-version.js';
 import { flushLogger } from '../../proxy/observe/logger.js';
 import type { Command } from './command.js';
 
-function packageVersion(): string | undefined {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try { return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version?: string }).version; } catch { /* next */ }
-  }
-  return undefined;
-}
 
 const hp = (h: { host: string; port: number }) => `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
 

@@ -11,7 +11,8 @@
 #   2. packets with no local socket (kernel RSTs and ICMP errors) pass: no process can
 #      send them, so they open no path;
 #   3. on loopback, the agent's UID may reach only AGENT_LOOPBACK_PORTS (the gate's proxy
-#      and admin ports); anything else it sends to loopback is rejected;
+#      port), never GATE_ADMIN_PORT (the admin listener: metrics, receipt head, CA — keep it
+#      out of the agent's reach); anything else it sends to loopback is rejected;
 #   4. other loopback traffic passes (it never leaves the pod);
 #   5. the gate's UID (and EXTRA_EGRESS_UIDS) may open connections anywhere (upstreams, DNS, JWKS, decider, Redis);
 #   6. everything else is rejected: the agent, and any other UID, cannot open a connection
@@ -35,7 +36,9 @@
 #   GATE_UID              UID the gate runs as (required)
 #   AGENT_UID             UID the agent runs as (required; must differ from GATE_UID)
 #   AGENT_LOOPBACK_PORTS  comma-separated TCP ports the agent may reach on loopback
-#                         (default: 3128,3129 — the gate's listen and admin ports)
+#                         (default: 3128 — the gate's listen port)
+#   GATE_ADMIN_PORT       the gate's admin port (default 3129): always refused to the agent;
+#                         naming it in AGENT_LOOPBACK_PORTS is an error
 #   EXTRA_EGRESS_UIDS     optional comma-separated UIDs that may also leave the pod (e.g. a
 #                         log shipper); each is a process the agent must not be able to become
 #   IPV6                  auto (default: lock IPv6 down when the kernel has it), on, off
@@ -51,7 +54,8 @@ die() { echo "egress-lockdown: $*" >&2; exit 1; }
 
 GATE_UID="${GATE_UID:-}"
 AGENT_UID="${AGENT_UID:-}"
-AGENT_LOOPBACK_PORTS="${AGENT_LOOPBACK_PORTS:-3128,3129}"
+AGENT_LOOPBACK_PORTS="${AGENT_LOOPBACK_PORTS:-3128}"
+GATE_ADMIN_PORT="${GATE_ADMIN_PORT:-3129}"
 IPV6="${IPV6:-auto}"
 EXTRA_EGRESS_UIDS="${EXTRA_EGRESS_UIDS:-}"
 IPTABLES="${IPTABLES:-iptables}"
@@ -67,6 +71,10 @@ is_uint "$AGENT_UID" || die "AGENT_UID must be a numeric UID (got '${AGENT_UID}'
 case "$AGENT_LOOPBACK_PORTS" in
   '' | ,* | *, | *,,* | *[!0-9,]*) die "AGENT_LOOPBACK_PORTS must be a comma-separated list of ports (got '${AGENT_LOOPBACK_PORTS}')" ;;
 esac
+is_uint "$GATE_ADMIN_PORT" || die "GATE_ADMIN_PORT must be a port number (got '${GATE_ADMIN_PORT}')"
+for p in $(printf '%s' "$AGENT_LOOPBACK_PORTS" | tr ',' ' '); do
+  [ "$p" != "$GATE_ADMIN_PORT" ] || die "AGENT_LOOPBACK_PORTS must not name the admin port ${GATE_ADMIN_PORT}: the agent must not reach the gate's admin listener"
+done
 for u in $(printf '%s' "$EXTRA_EGRESS_UIDS" | tr ',' ' '); do
   is_uint "$u" || die "EXTRA_EGRESS_UIDS must be numeric UIDs (got '${u}')"
   [ "$u" != "$AGENT_UID" ] && [ "$u" != 0 ] || die "EXTRA_EGRESS_UIDS must not name the agent's UID or 0"
@@ -82,6 +90,7 @@ rules() {
 :${CHAIN} - [0:0]
 -A ${CHAIN} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 -A ${CHAIN} -m owner ! --socket-exists -j RETURN
+-A ${CHAIN} -o lo -p tcp -m owner --uid-owner ${AGENT_UID} --dport ${GATE_ADMIN_PORT} -j REJECT --reject-with tcp-reset
 -A ${CHAIN} -o lo -p tcp -m owner --uid-owner ${AGENT_UID} -m multiport --dports ${AGENT_LOOPBACK_PORTS} -j RETURN
 -A ${CHAIN} -o lo -p tcp -m owner --uid-owner ${AGENT_UID} -j REJECT --reject-with tcp-reset
 -A ${CHAIN} -o lo -m owner --uid-owner ${AGENT_UID} -j REJECT --reject-with ${unreach}
@@ -115,7 +124,7 @@ apply() {
     "$1" -w -D OUTPUT "$n" || die "$1: cannot remove duplicate jump (rule ${n})"
   done
   [ "$("$1" -w -S OUTPUT | sed -n '2p')" = "$jump" ] || die "$1: OUTPUT does not start with the jump to ${CHAIN}"
-  echo "egress-lockdown: $1: ${CHAIN} installed (gate uid ${GATE_UID}, agent uid ${AGENT_UID} -> loopback tcp ${AGENT_LOOPBACK_PORTS})"
+  echo "egress-lockdown: $1: ${CHAIN} installed (gate uid ${GATE_UID}, agent uid ${AGENT_UID} -> loopback tcp ${AGENT_LOOPBACK_PORTS}, admin ${GATE_ADMIN_PORT} refused)"
 }
 
 apply "$IPTABLES" 4

@@ -105,7 +105,7 @@ export function createPermitChecker(opts: PermitCheckerOptions): PermitChecker {
     const nowS = Math.floor(clock() / 1000);
     if (!isNum(c.exp)) return fail('PERMIT_MALFORMED', 'the permit has no numeric "exp" claim', facts);
     // Valid while now < exp + skew, as jose counts it: at exp + skew the permit is expired.
-    if (c.exp + skew <= nowS) return fail('PERMIT_EXPIRED', `the permit expired at ${c.exp}`, facts);
+    if (c.exp + skew <= nowS) return fail('PERMIT_EXPIRED', expiredDetail(c.exp, nowS, skew), facts);
     if (!isNum(c.iat)) return fail('PERMIT_MALFORMED', 'the permit has no numeric "iat" claim', facts);
     if (c.nbf !== undefined && !isNum(c.nbf)) return fail('PERMIT_MALFORMED', 'the permit\'s "nbf" claim is not a number', facts);
     if (c.iat > nowS + skew) return fail('PERMIT_NOT_YET_VALID', `the permit was issued in the future (iat ${c.iat})`, facts);
@@ -128,17 +128,24 @@ export function createPermitChecker(opts: PermitCheckerOptions): PermitChecker {
     const req = c.req as Record<string, unknown> | undefined;
     if (req === null || typeof req !== 'object' || Array.isArray(req)) return fail('PERMIT_MALFORMED', 'the permit has no "req" claim', facts);
     if (!isStr(req.htm) || !isStr(req.htu)) return fail('PERMIT_MALFORMED', 'the permit\'s "req" has no "htm" or "htu"', facts);
-    if (req.htm !== request.method) return fail('PERMIT_BINDING_MISMATCH', `the permit is for method ${req.htm}, the request is ${request.method}`, facts);
-    if (req.htu !== request.url) return fail('PERMIT_BINDING_MISMATCH', 'the permit is bound to another URL', facts);
+    // Each detail says what the gate expected — the request's own binding, which the agent can
+    // compare with what it asked its issuer for — and never echoes the permit.
+    if (req.htm !== request.method) return fail('PERMIT_BINDING_MISMATCH', `the permit is bound to another method: the gate expected req.htm ${JSON.stringify(request.method)}`, facts);
+    if (req.htu !== request.url) {
+      return fail('PERMIT_BINDING_MISMATCH', `the permit is bound to another URL: the gate expected req.htu ${JSON.stringify(request.url)} (${request.method === 'CONNECT' ? 'host:port' : 'the normalized URL, without query'})`, facts);
+    }
     if (route.bindBody) {
       // The caller hashes the body only for body-bound routes; without it nothing can be compared.
       if (input.bodySha256 === undefined) return fail('INTERNAL_ERROR', 'the body digest of a body-bound route was not computed', facts);
-      if (req.bdh === undefined) return fail('PERMIT_BINDING_MISMATCH', 'the route binds the body and the permit has no "req.bdh"', facts);
-      if (req.bdh !== input.bodySha256) return fail('PERMIT_BINDING_MISMATCH', 'the permit is bound to another body', facts);
+      const want = `the gate expected req.bdh ${JSON.stringify(input.bodySha256)} (base64url SHA-256 of the body it received)`;
+      if (req.bdh === undefined) return fail('PERMIT_BINDING_MISMATCH', `the route binds the body and the permit has no "req.bdh": ${want}`, facts);
+      if (req.bdh !== input.bodySha256) return fail('PERMIT_BINDING_MISMATCH', `the permit is bound to another body: ${want}`, facts);
     }
     if (route.bindQuery) {
-      if (req.qh === undefined) return fail('PERMIT_BINDING_MISMATCH', 'the route binds the query and the permit has no "req.qh"', facts);
-      if (req.qh !== sha256Base64url(request.query ?? '')) return fail('PERMIT_BINDING_MISMATCH', 'the permit is bound to another query string', facts);
+      const qh = sha256Base64url(request.query ?? '');
+      const want = `the gate expected req.qh ${JSON.stringify(qh)} (base64url SHA-256 of the query string)`;
+      if (req.qh === undefined) return fail('PERMIT_BINDING_MISMATCH', `the route binds the query and the permit has no "req.qh": ${want}`, facts);
+      if (req.qh !== qh) return fail('PERMIT_BINDING_MISMATCH', `the permit is bound to another query string: ${want}`, facts);
     }
     return { ok: true, claims: c as PermitClaims, facts };
   }
@@ -180,4 +187,17 @@ function factsOf(d: DecodedPermit, sha256: string): PermitFacts {
   if (typeof c.txn === 'string') f.txn = c.txn;
   if (typeof c.idk === 'string') f.idk = c.idk;
   return f;
+}
+
+/** `the permit expired at 2026-01-01T00:00:00Z, 5m 3s ago (clock_skew 5s allowed)`. */
+export function expiredDetail(expS: number, nowS: number, skewS: number): string {
+  const ago = nowS - expS;
+  const parts: string[] = [];
+  let rest = ago;
+  for (const [unit, n] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= n) { parts.push(`${Math.floor(rest / n)}${unit}`); rest %= n; }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  const at = new Date(expS * 1000).toISOString().replace('.000Z', 'Z');
+  return `the permit expired at ${at}, ${parts.join(' ')} ago (clock_skew ${skewS}s allowed)`;
 }

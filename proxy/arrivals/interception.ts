@@ -55,6 +55,11 @@ export class Interception {
     }
   }
 
+  /** Whether the leaf issuer admits one more CONNECT for `host` now (its mint rate limit). */
+  admit(host: string): boolean {
+    return this.leafs.admit(host);
+  }
+
   /** Answers the CONNECT with 200, then terminates TLS (or takes plain HTTP) and serves the requests inside. */
   async accept(socket: net.Socket, head: Buffer, tunnel: { host: string; port: number }): Promise<Intercepted> {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');

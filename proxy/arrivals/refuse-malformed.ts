@@ -5,6 +5,10 @@
  * a count in egress_gate_parse_errors_total and egress_gate_decisions_total, a warn line, and
  * the problem+json answer of respond.ts — so Egress-Receipt is absent only when the receipt
  * itself could not be written. The connection is closed after the answer.
+ *
+ * A client that simply goes away (a reset, a close in the middle of a request: the end of a
+ * `git clone`, a killed curl) is not an attack and not a parse error: logged at debug, not
+ * counted, no receipt (nothing was decided), the socket destroyed.
  */
 import type { Duplex } from 'node:stream';
 import type { Decision } from '../../policy/types.js';
@@ -14,6 +18,13 @@ import type { GateMetrics } from '../observe/metrics.js';
 import type { Recorder } from '../pipeline/record.js';
 import { blockedResponse } from '../wire/respond.js';
 import { writeRaw } from '../wire/write-raw.js';
+
+/** Parser errors that mean the client left, not that it sent something malformed. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'HPE_INVALID_EOF_STATE']);
+
+export function isClientGone(err: NodeJS.ErrnoException): boolean {
+  return err.code !== undefined && CLIENT_GONE.has(err.code);
+}
 
 export interface MalformedDeps {
   recorder: Recorder;
@@ -33,8 +44,13 @@ export function refuseMalformed(deps: MalformedDeps): (err: NodeJS.ErrnoExceptio
     const state = answering.get(socket);
     if (state === 'pending') return;
     if (state === 'answered') { socket.destroy(); return; }
+    if (isClientGone(err)) {
+      deps.log.debug({ code: err.code }, 'client went away');
+      socket.destroy();
+      return;
+    }
     answering.set(socket, 'pending');
-    if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
+    if (!socket.writable) { socket.destroy(); return; }
     // Read and discard what the client still sends while the receipt is written: closing a
     // socket with unread input resets it, and the client would never see the answer.
     socket.on('data', () => undefined);

@@ -17,6 +17,8 @@ export interface AdminDeps {
   registry: Registry;
   jwks: () => { keys: object[] };
   receipts: ReceiptEndpointsSource;
+  /** The gate CA certificate (public), for `egress-gate doctor` and agent set-up; absent without tls.ca_cert. */
+  caPem?: string | undefined;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -53,6 +55,11 @@ export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage,
         return;
       case '/jwks.json':
         return json(res, 200, deps.jwks());
+      case '/ca.pem':
+        if (!deps.caPem) return json(res, 404, { error: 'no gate CA is configured (tls.ca_cert)' });
+        res.writeHead(200, { 'content-type': 'application/x-pem-file', 'content-length': Buffer.byteLength(deps.caPem), 'cache-control': 'no-store' });
+        res.end(deps.caPem);
+        return;
       default:
         return json(res, 404, { error: 'not found' });
     }

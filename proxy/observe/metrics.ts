@@ -23,7 +23,9 @@ export interface GateMetrics {
 /** A registry with every metric of SPEC §10. */
 export function createMetrics(): GateMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'egress_gate_process_' });
+  // prom-client's default metrics are named process_… and nodejs_… already; the prefix is
+  // only ours: egress_gate_process_cpu_user_seconds_total, egress_gate_nodejs_eventloop_lag_seconds.
+  collectDefaultMetrics({ register: registry, prefix: 'egress_gate_' });
   let stale: () => number = () => 0;
   const fast = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   return {

@@ -65,7 +65,7 @@ export interface Attempt {
 
 /** A decided attempt, ready to be recorded. */
 export interface Decided { kind: 'decided'; attempt: Attempt; verdict: Verdict }
-/** A CONNECT that no tunnel route takes but some route could match: TLS is intercepted and each request inside decided. */
+/** A CONNECT that no tunnel route takes: TLS is intercepted and each request inside decided (ROUTE_UNMATCHED when no route can match). */
 export interface Intercept { kind: 'intercept'; attempt: Attempt; request: NormalizedRequest }
 
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('base64url');
@@ -158,11 +158,14 @@ export class DecisionChain {
     if (!policy) return make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded');
     const route = policy.matchTunnel(auth.host, auth.port);
     if (route) return this.afterMatch(a, policy, route, undefined);
-    if (policy.canMatchAuthority(auth.host, auth.port)) {
-      this.trace('match', 'intercepted: each request inside is decided');
-      return INTERCEPT;
-    }
-    return this.unmatched(r);
+    // Every other CONNECT is intercepted (SPEC §4), also one no route can match: the requests
+    // inside then match nothing and are each answered DENY ROUTE_UNMATCHED with a problem body
+    // the agent can read, instead of a bare "tunnel failed: 403". Nothing goes upstream: an
+    // unmatched request is refused before the destination stage resolves or connects.
+    this.trace('match', policy.canMatchAuthority(auth.host, auth.port)
+      ? 'intercepted: each request inside is decided'
+      : 'intercepted: no route can match this host:port, so each request inside is ROUTE_UNMATCHED');
+    return INTERCEPT;
   }
 
   private policyOrNull(a: Attempt): CompiledPolicy | undefined {

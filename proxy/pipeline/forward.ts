@@ -92,10 +92,13 @@ export class Forwarder {
       body = req;
     }
     const ac = new AbortController();
-    const onClose = () => { if (!res.writableFinished) ac.abort(); };
+    // Set when the client went away before the answer's end: the outcome then says so
+    // ("client aborted"), not the AbortError that aborting upstream raised.
+    let clientAborted = false;
+    const onClose = () => { if (!res.writableFinished) { clientAborted = true; ac.abort(); } };
     res.once('close', onClose);
     // The client may have gone while the gate was deciding: its 'close' has already fired.
-    if (res.destroyed || res.closed) ac.abort();
+    if (res.destroyed || res.closed) { clientAborted = true; ac.abort(); }
     let status: number | null = null;
     let bytesDown = 0;
     try {
@@ -115,7 +118,7 @@ export class Forwarder {
             // Wait for the client to drain — or to go away, which must end the copy too,
             // or the attempt would never finish (and never get its outcome receipt).
             const drained = () => { res.off('close', gone); cb(); };
-            const gone = () => { res.off('drain', drained); cb(new Error('the client closed the connection')); };
+            const gone = () => { res.off('drain', drained); clientAborted = true; cb(new Error('the client closed the connection')); };
             res.once('drain', drained);
             res.once('close', gone);
           },
@@ -124,6 +127,7 @@ export class Forwarder {
       });
       return { status, bytesUp, bytesDown, timedOut: false, headersSent: res.headersSent };
     } catch (e) {
+      if (clientAborted) return { status, bytesUp, bytesDown, error: CLIENT_ABORTED, timedOut: false, headersSent: res.headersSent };
       const code = (e as { code?: string }).code ?? (e as Error).name;
       const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
       return { status, bytesUp, bytesDown, error: errorText(e), timedOut, headersSent: res.headersSent };
@@ -136,6 +140,9 @@ export class Forwarder {
     await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
   }
 }
+
+/** The outcome error of an attempt whose client went away before the answer's end. */
+export const CLIENT_ABORTED = 'client aborted';
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };

@@ -125,12 +125,21 @@ export class Recorder {
     return Clearance.once(c, async () => {
       const jti = c.attempt.claimedJti;
       if (jti) await this.deps.replay?.finish(jti, c.receiptId).catch((e) => this.deps.log.warn({ err: (e as Error).message }, 'replay finish failed'));
+      let receipt: string | null = null;
       try {
-        await this.deps.receipts.append(outcomeReceipt({ of: c.receiptId, status: o.status, bytesUp: o.bytesUp, bytesDown: o.bytesDown, durationMs: o.durationMs ?? 0, error: o.error }));
+        receipt = (await this.deps.receipts.append(outcomeReceipt({ of: c.receiptId, status: o.status, bytesUp: o.bytesUp, bytesDown: o.bytesDown, durationMs: o.durationMs ?? 0, error: o.error }))).id;
         this.deps.metrics.receipts.inc({ kind: 'outcome' });
       } catch (e) {
         this.deps.log.error({ err: (e as Error).message, of: c.receiptId }, 'outcome receipt could not be written');
       }
+      // The log's answer to "what did the agent get": one line per forwarded attempt, next to
+      // its outcome entry; `of` is the decision line's `receipt`, so jq can join the two.
+      const a = c.attempt;
+      this.deps.log.info({
+        msg: 'egress.outcome', of: c.receiptId, receipt, surface: a.route?.surface ?? null, action: a.route?.action ?? null,
+        method: a.method, url: a.request?.url ?? null, status: o.status, bytes_up: o.bytesUp, bytes_down: o.bytesDown,
+        ms: o.durationMs ?? null, error: o.error ?? null,
+      });
     });
   }
 

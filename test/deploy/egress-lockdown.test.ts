@@ -88,6 +88,8 @@ describe('egress-lockdown.sh in network namespaces', () => {
     await startIn(nsB, [], ORIGIN_SERVER, `${ORIGIN}:8080`);
     await startIn(nsA, asUid(GATE_UID), FORWARD_PROXY, '3128');
     await startIn(nsA, [], ORIGIN_SERVER, '127.0.0.1:3999');
+    // Stands in for the gate's admin listener (3129).
+    await startIn(nsA, asUid(GATE_UID), ORIGIN_SERVER, '127.0.0.1:3129');
   });
 
   after(() => {
@@ -131,7 +133,15 @@ describe('egress-lockdown.sh in network namespaces', () => {
     assert.equal(fetchAs(GATE_UID, 'http://127.0.0.1:3999/other'), 'OK 200 origin:/other');
   });
 
+  it('the agent UID cannot reach the gate admin port; the gate UID (probes) can', () => {
+    assert.equal(fetchAs(AGENT_UID, 'http://127.0.0.1:3129/healthz'), 'ERR ECONNREFUSED');
+    assert.equal(fetchAs(GATE_UID, 'http://127.0.0.1:3129/healthz'), 'OK 200 origin:/healthz');
+    assert.match(inA(['iptables', '-w', '-S', 'EGRESS_GATE']), new RegExp(`-A EGRESS_GATE -o lo -p tcp -m owner --uid-owner ${AGENT_UID} -m tcp --dport 3129 -j REJECT --reject-with tcp-reset`));
+  });
+
   it('refuses bad parameters before touching any rule', () => {
+    assert.throws(() => inA(['sh', script], { GATE_UID: '10001', AGENT_UID: '10002', AGENT_LOOPBACK_PORTS: '3128,3129' }), /must not name the admin port 3129/);
+    assert.throws(() => inA(['sh', script], { GATE_UID: '10001', AGENT_UID: '10002', GATE_ADMIN_PORT: 'x' }), /GATE_ADMIN_PORT must be a port number/);
     assert.throws(() => inA(['sh', script], { GATE_UID: '10001', AGENT_UID: '10001' }), /must differ/);
     assert.throws(() => inA(['sh', script], { GATE_UID: '0', AGENT_UID: '10002' }), /must not be 0/);
     assert.throws(() => inA(['sh', script], { GATE_UID: '10001', AGENT_UID: '10002', AGENT_LOOPBACK_PORTS: '3128;x' }), /comma-separated/);

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { readReceipts, startGate, workspace, type GateProcess, type GateWorkspace } from './harness.js';
+import { adminGet, readReceipts, startGate, workspace, type GateProcess, type GateWorkspace } from './harness.js';
 
 describe('client abort', () => {
   let origin: http.Server;
@@ -79,7 +79,7 @@ describe('client abort', () => {
     const o = await outcomeFor('/big/1');
     assert.ok(o, 'outcome receipt written');
     assert.equal(o.status, 200);
-    assert.ok(o.error, 'the outcome names the abort');
+    assert.equal(o.error, 'client aborted', 'the outcome reads as a client abort, not "20: This operation was aborted"');
     assert.ok(o.bytes_down < 2000 * 64 * 1024);
   });
 
@@ -87,7 +87,7 @@ describe('client abort', () => {
     await abortAfter('/slow/1', 0, 300);
     const o = await outcomeFor('/slow/1');
     assert.ok(o, 'outcome receipt written');
-    assert.ok(o.error, 'the outcome names the abort');
+    assert.equal(o.error, 'client aborted');
     // The origin learns of the abort over its own socket, which may be after the outcome receipt.
     for (let i = 0; i < 40 && !aborted.includes('/slow/1'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(aborted.includes('/slow/1'), 'the origin saw its request aborted');
@@ -97,7 +97,36 @@ describe('client abort', () => {
     await abortAfter('/big/decided-late', 0, 150, 'api.it');
     const o = await outcomeFor('/big/decided-late');
     assert.ok(o, 'outcome receipt written');
-    assert.ok(o.error, 'the outcome names the abort');
+    assert.equal(o.error, 'client aborted');
+  });
+
+  it('a client that goes away (reset, or closed mid-request) is no parse error: no warn line, not counted, no receipt', async () => {
+    const parseErrors = async () => Number(/^egress_gate_parse_errors_total (\S+)$/m.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? NaN);
+    const before = await parseErrors();
+    const receiptsBefore = readReceipts(ws.receiptsDir).length;
+    const logBefore = gate.output().length;
+    const leave = (how: 'reset' | 'end') => new Promise<void>((resolve) => {
+      const s = net.connect(ws.listenPort, '127.0.0.1', () => {
+        s.write(`GET http://open.it:${port}/gone HTTP/1.1\r\nHost: open.it:${port}\r\nX-Partial: `);
+        setTimeout(() => { if (how === 'reset') s.resetAndDestroy(); else s.end(); }, 100);
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => undefined);
+    });
+    await leave('reset');
+    await leave('end');
+    await leave('reset');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await parseErrors(), before, 'egress_gate_parse_errors_total unchanged');
+    const log = gate.output().slice(logBefore);
+    assert.doesNotMatch(log, /malformed request refused by the HTTP parser/);
+    assert.equal(readReceipts(ws.receiptsDir).length, receiptsBefore, 'nothing was decided, nothing receipted');
+    // A malformed request is still one: counted, warned, receipted.
+    const s = net.connect(ws.listenPort, '127.0.0.1');
+    await new Promise<void>((resolve) => { s.on('connect', () => s.write('GET / HTTP/1.1\r\nBad Header\r\n\r\n')); s.on('data', () => { s.destroy(); resolve(); }); s.on('error', () => resolve()); });
+    assert.equal(await parseErrors(), before + 1);
+    for (let i = 0; i < 20 && !/malformed request refused/.test(gate.output().slice(logBefore)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(gate.output().slice(logBefore), /"level":40.*malformed request refused by the HTTP parser/);
   });
 
   it('stop does not wait out the drain period after aborted clients', async () => {

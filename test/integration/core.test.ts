@@ -184,6 +184,34 @@ describe('core: plain HTTP through the gate', () => {
     assert.equal(line.level, 40, 'denials are logged at warn');
   });
 
+  it('an egress.outcome log line (info) says what the agent got: status and byte counts, joined to the decision by receipt', async () => {
+    const r = await viaProxy(ws.listenPort, `http://open.it:${H}/open/outcome-log`);
+    assert.equal(r.status, 200);
+    const id = r.headers['egress-receipt'] as string;
+    let line: any;
+    for (let i = 0; i < 40 && !line; i++) {
+      line = gate.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'egress.outcome' && l.of === id);
+      if (!line) await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.ok(line, 'egress.outcome line');
+    assert.equal(line.level, 30, 'info');
+    assert.equal(line.status, 200);
+    assert.equal(line.bytes_down, Buffer.byteLength(r.text));
+    assert.equal(line.bytes_up, 0);
+    assert.equal(line.method, 'GET');
+    assert.equal(line.url, `http://open.it:${H}/open/outcome-log`);
+    assert.equal(line.error, null);
+    assert.equal(typeof line.ms, 'number');
+    // The same numbers as the outcome receipt it names.
+    const out = receiptById(ws.receiptsDir, line.receipt);
+    assert.equal(out?.payload.kind, 'outcome');
+    assert.equal(out?.payload.of, id);
+    assert.equal(out?.payload.status, 200);
+    assert.equal(out?.payload.bytes_down, line.bytes_down);
+    const decision = gate.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'egress.decision' && l.receipt === id);
+    assert.equal(decision?.surface, line.surface);
+  });
+
   it('a stop writes the stop lifecycle receipt last', async () => {
     assert.equal(await gate.stop(), 0);
     const all = readReceipts(ws.receiptsDir);

@@ -140,9 +140,17 @@ describe('permits through the gate', () => {
     }
   });
 
-  it('a body over max_bound_body is 413 BODY_TOO_LARGE', async () => {
+  it('a body over max_bound_body (default 32 MiB) is 413 BODY_TOO_LARGE', async () => {
     const token = signPermit(k(), charge());
-    await refused(token, 'BODY_TOO_LARGE', { body: 'x'.repeat(1024 * 1024 + 1) });
+    await refused(token, 'BODY_TOO_LARGE', { body: 'x'.repeat(32 * 1024 * 1024 + 1) });
+  });
+
+  it('an LLM-sized body (2.2 MB, a prompt with an image) binds and is forwarded under the default', async () => {
+    const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image', data: 'A'.repeat(2_200_000) }] }] });
+    const token = signPermit(k(), charge({ req: { htm: 'POST', htu: url('/v1/charges'), bdh: sha(big), qh: sha('k=1') } }));
+    const { r } = await send(token, { body: big });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.headers['egress-decision'], 'PERMIT');
   });
 
   it('the same jti twice: the second is PERMIT_REPLAYED', async () => {

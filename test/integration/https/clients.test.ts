@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fetch, ProxyAgent } from 'undici';
 import {
@@ -186,21 +187,77 @@ describe('https: real clients through CONNECT interception', () => {
     assert.equal(rec.payload.request.url, `open.it:${S}`);
   });
 
-  it('a CONNECT to a host:port no route can match is 403 ROUTE_UNMATCHED with a receipt, observed in the decision metrics', async () => {
-    const observed = async () => Number(/^egress_gate_decision_duration_seconds_count (\S+)$/m.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? NaN);
-    const before = await observed();
-    const out = await rawExchange(ws.listenPort, 'CONNECT nowhere.it:443 HTTP/1.1\r\nHost: nowhere.it:443\r\n\r\n');
-    assert.equal(await observed(), before + 1, 'egress_gate_decision_duration_seconds observes CONNECT decisions too');
-    assert.match(out, /^HTTP\/1\.1 403 /);
-    assert.match(out, /content-type: application\/problem\+json/i);
-    const id = /egress-receipt: (\S+)/i.exec(out)?.[1];
-    const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4));
+  /** Checks a ROUTE_UNMATCHED problem body read by a client, and its receipt for `method url`. */
+  function assertUnmatched(body: any, receiptHeader: string | null | undefined, method: string, url: string) {
+    assert.equal(body.type, 'urn:egress-gate:reason:ROUTE_UNMATCHED');
+    assert.equal(body.decision, 'DENY');
     assert.equal(body.reason, 'ROUTE_UNMATCHED');
-    assert.equal(body.receipt, id);
-    const rec = receiptById(ws.receiptsDir, id);
+    assert.equal(body.status, 403);
+    assert.equal(body.detail, `no route matches ${method} ${url}`);
+    assert.match(body.receipt, UUIDV7);
+    if (receiptHeader !== undefined) assert.equal(receiptHeader, body.receipt);
+    const rec = receiptById(ws.receiptsDir, body.receipt);
     assert.equal(rec?.payload.reason, 'ROUTE_UNMATCHED');
-    assert.equal(rec?.payload.request.method, 'CONNECT');
-    assert.equal(rec?.payload.request.url, 'nowhere.it:443');
+    assert.equal(rec?.payload.request.method, method);
+    assert.equal(rec?.payload.request.url, url);
+  }
+
+  it('a CONNECT to a host:port no route can match is intercepted: each request inside is 403 ROUTE_UNMATCHED problem+json with a receipt, nothing upstream', async () => {
+    // A listening loopback port that no route names: the gate must never connect to it.
+    let upstreamConnections = 0;
+    const trap = net.createServer((c) => { upstreamConnections++; c.destroy(); });
+    const T = await new Promise<number>((r) => trap.listen(0, '127.0.0.1', () => r((trap.address() as net.AddressInfo).port)));
+    try {
+      const observed = async () => Number(/^egress_gate_decision_duration_seconds_count (\S+)$/m.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? NaN);
+      const before = await observed();
+      for (const [i, p] of ['/a', '/b/c'].entries()) {
+        const { socket, status, head } = await connectThrough(ws.listenPort, `127.0.0.1:${T}`);
+        assert.equal(status, 200, head);
+        const t = await tlsOver(socket, { ca: gateCaPem, host: '127.0.0.1' });
+        const leaf = leafNames(t.getPeerX509Certificate()!.toString(), gateCaPem, '127.0.0.1');
+        assert.ok(leaf.chains && leaf.names, `the leaf is minted as for any host: ${leaf.san}`);
+        t.write(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1:${T}\r\nConnection: close\r\n\r\n`);
+        const ans = await readAnswer(t);
+        assert.equal(ans.status, 403, ans.raw);
+        assert.equal(ans.headers['content-type'], 'application/problem+json');
+        assert.equal(ans.headers['egress-reason'], 'ROUTE_UNMATCHED');
+        assertUnmatched(JSON.parse(ans.body), ans.headers['egress-receipt'], 'GET', `https://127.0.0.1:${T}${p}`);
+        // The intercepted CONNECT is not itself a decision; each request inside is one.
+        assert.equal(await observed(), before + i + 1, 'egress_gate_decision_duration_seconds observes each inner decision');
+      }
+      assert.equal(upstreamConnections, 0, 'no upstream connection was opened');
+    } finally {
+      await new Promise((r) => trap.close(r));
+    }
+  });
+
+  it('curl, Python urllib, Python requests and Node fetch read ROUTE_UNMATCHED in the body for an unrouted https host', async () => {
+    const url = (c: string) => `https://nowhere.it/${c}`;
+    // curl
+    const c = await run('curl', ['--suppress-connect-headers', '-sS', '-i', '-x', proxy(), '--cacert', ws.caCert, url('curl')], { env: cleanEnv() });
+    assert.match(c.stdout, /^HTTP\/1\.1 403/);
+    assertUnmatched(JSON.parse(c.stdout.slice(c.stdout.indexOf('\r\n\r\n') + 4)), /egress-receipt: (\S+)/i.exec(c.stdout)?.[1], 'GET', url('curl'));
+    // Python urllib (standard library): an HTTPError whose body is the problem
+    const urllibScript = 'import sys,urllib.request,urllib.error\ntry:\n  urllib.request.urlopen(sys.argv[1],timeout=10)\nexcept urllib.error.HTTPError as e:\n  print(e.code); print(e.headers["Egress-Receipt"]); print(e.read().decode())';
+    const u = (await run('python3', ['-c', urllibScript, url('urllib')], { env: cleanEnv({ HTTPS_PROXY: proxy(), SSL_CERT_FILE: bundle }) })).stdout.split('\n');
+    assert.equal(u[0], '403');
+    assertUnmatched(JSON.parse(u.slice(2).join('\n')), u[1], 'GET', url('urllib'));
+    // Python requests, when installed (the machine has it; otherwise urllib above is the Python client)
+    const hasRequests = (await run('python3', ['-c', 'import importlib.util,sys; print(importlib.util.find_spec("requests") is not None)'])).stdout.trim() === 'True';
+    if (hasRequests) {
+      const reqScript = 'import sys,requests\nr=requests.get(sys.argv[1],timeout=10)\nprint(r.status_code); print(r.headers["Egress-Receipt"]); print(r.text)';
+      const q = (await run('python3', ['-c', reqScript, url('requests')], { env: cleanEnv({ HTTPS_PROXY: proxy(), REQUESTS_CA_BUNDLE: bundle }) })).stdout.split('\n');
+      assert.equal(q[0], '403');
+      assertUnmatched(JSON.parse(q.slice(2).join('\n')), q[1], 'GET', url('requests'));
+    }
+    // Node fetch (undici ProxyAgent)
+    const agent = new ProxyAgent({ uri: proxy(), requestTls: { ca: gateCaPem } });
+    try {
+      const r = await fetch(url('fetch'), { dispatcher: agent });
+      assert.equal(r.status, 403);
+      assert.equal(r.headers.get('content-type'), 'application/problem+json');
+      assertUnmatched(await r.json(), r.headers.get('egress-receipt'), 'GET', url('fetch'));
+    } finally { await agent.close(); }
   });
 
   it('a permit route inside interception: PERMIT_VALID, the Egress-Permit header never reaches the origin; no permit is 403', async () => {
@@ -260,5 +317,27 @@ describe('https: real clients through CONNECT interception', () => {
     assert.equal(out.payload.status, null);
     assert.match(out.payload.error, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|certificate/i);
     assert.equal(bad.byPath(p).length, 0);
+  });
+  // Last in this file: it spends the mint budget (refilled within about two seconds).
+  it('a flood of CONNECTs to new hosts is refused past the mint rate limit: 503 SILENCE INTERNAL_ERROR with a receipt, before any 200', async () => {
+    const n = 90;
+    const answers = await Promise.all(Array.from({ length: n }, (_, i) => rawExchange(ws.listenPort, `CONNECT flood-${i}-${Date.now()}.it:443 HTTP/1.1\r\nHost: x\r\n\r\n`, 800)));
+    const ok = answers.filter((a) => a.startsWith('HTTP/1.1 200 '));
+    const refused = answers.filter((a) => a.startsWith('HTTP/1.1 503 '));
+    assert.equal(ok.length + refused.length, n);
+    assert.ok(ok.length >= 40 && ok.length < n, `admitted ${ok.length} of ${n}`);
+    const one = refused[0]!;
+    assert.match(one, /egress-reason: INTERNAL_ERROR/i);
+    assert.match(one, /retry-after: 1/i);
+    const body = JSON.parse(one.slice(one.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.decision, 'SILENCE');
+    assert.match(body.detail, /certificates for new hosts are minted at a limited rate/);
+    const rec = receiptById(ws.receiptsDir, body.receipt);
+    assert.equal(rec?.payload.reason, 'INTERNAL_ERROR');
+    assert.equal(rec?.payload.request.method, 'CONNECT');
+    // A host whose leaf is cached is still admitted during the flood.
+    const again = await connectThrough(ws.listenPort, `open.it:${S}`);
+    assert.equal(again.status, 200);
+    again.socket.destroy();
   });
 });

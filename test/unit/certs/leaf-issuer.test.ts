@@ -110,4 +110,31 @@ describe('createLeafIssuer', () => {
     assert.throws(() => createLeafIssuer(ca, { maxEntries: 0 }), TypeError);
     assert.throws(() => createLeafIssuer(ca, { validityHours: 0 }), TypeError);
   });
+
+  test('admit(): new hosts are admitted at mintsPerSecond after a burst; a cached host always; the bucket refills', async () => {
+    let now = Date.parse('2030-01-01T12:00:00Z');
+    const leafs = createLeafIssuer(ca, { clock: () => now, mintsPerSecond: 2, mintBurst: 3 });
+    assert.equal(leafs.admit('cached.example'), true);
+    await leafs.certificateFor('cached.example');
+    assert.deepEqual(['a.example', 'b.example', 'c.example'].map((h) => leafs.admit(h)), [true, true, false], 'burst of 3: one went to cached.example');
+    assert.equal(leafs.admit('CACHED.example.'), true, 'a cached host costs no token');
+    now += 500; // half a second at 2/s: one token
+    assert.equal(leafs.admit('d.example'), true);
+    assert.equal(leafs.admit('e.example'), false);
+    now += 60_000; // refills to the burst, never beyond
+    assert.deepEqual(['f', 'g', 'h', 'i'].map((h) => leafs.admit(`${h}.example`)), [true, true, true, false]);
+    assert.equal(leafs.admit('not a host'), true, 'an invalid host is refused where it is minted, not here');
+  });
+
+  test('admit(): default limits, 40 at once then about 20 a second', () => {
+    let now = 0;
+    const leafs = createLeafIssuer(ca, { clock: () => now });
+    let n = 0;
+    while (leafs.admit(`h${n}.example`)) n++;
+    assert.equal(n, 40);
+    now += 1000;
+    let m = 0;
+    while (leafs.admit(`k${m}.example`)) m++;
+    assert.equal(m, 20);
+  });
 });

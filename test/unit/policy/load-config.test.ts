@@ -47,7 +47,7 @@ describe('parseConfig', () => {
     assert.deepEqual(c.receipts, { dir: '/etc/eg/receipts', key: '/etc/eg/keys/receipts.private.jwk.json', durability: 'fsync', rotateBytes: 64 * 1024 * 1024, origin: 'egress-gate/pod-1' });
     assert.deepEqual(c.tls, { upstreamCa: [] });
     assert.deepEqual(c.network, { blockPrivate: true, allowCidrs: [], hosts: {} });
-    assert.deepEqual(c.limits, { maxBoundBody: 1024 * 1024, headerTimeoutMs: 10_000, upstreamTimeoutMs: 30_000 });
+    assert.deepEqual(c.limits, { maxBoundBody: 32 * 1024 * 1024, headerTimeoutMs: 10_000, upstreamTimeoutMs: 30_000 }, 'max_bound_body defaults to 32 MiB: LLM request bodies');
     assert.equal(c.source, '/etc/eg/egress-gate.yaml');
     assert.equal(c.baseDir, '/etc/eg');
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.gate.listen), 'config is frozen');

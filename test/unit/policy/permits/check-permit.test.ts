@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createPermitChecker, type PermitCheck, type PermitChecker } from '../../../../policy/permits/check-permit.js';
+import { createPermitChecker, expiredDetail, type PermitCheck, type PermitChecker } from '../../../../policy/permits/check-permit.js';
 import { sha256Base64url } from '../../../../policy/permits/bind-request.js';
 import { createIssuerKeys, type IssuerKeyResolver } from '../../../../policy/permits/issuer-keys.js';
 import { issuePermit } from '../../../../policy/permits/issue-permit.js';
@@ -242,5 +242,39 @@ describe('permit check: keys unavailable', () => {
     assert.equal(out.ok ? 'ok' : out.reason, 'KEYS_UNAVAILABLE');
     assert.equal(out.ok ? undefined : out.facts?.kid, 'ed-1');
     await down.close();
+  });
+});
+
+describe('permit check: details an agent can act on (issue 16)', () => {
+  const detailOf = async (token: string, reason: string, r?: Route, request?: typeof chargeReq, bodySha256?: string) => {
+    const out = await failing(token, reason, r, request, bodySha256);
+    return out.ok ? '' : out.detail;
+  };
+
+  it('PERMIT_EXPIRED: RFC 3339 and how long ago', async () => {
+    const d = await detailOf(permit({ iat: NOW_S - 600, exp: NOW_S - 303 }), 'PERMIT_EXPIRED');
+    assert.equal(d, `the permit expired at ${new Date((NOW_S - 303) * 1000).toISOString().replace('.000Z', 'Z')}, 5m 3s ago (clock_skew ${SKEW}s allowed)`);
+    assert.match(d, /expired at \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/);
+    assert.equal(expiredDetail(100, 100 + 90_061, 5), 'the permit expired at 1970-01-01T00:01:40Z, 1d 1h 1m 1s ago (clock_skew 5s allowed)');
+    assert.equal(expiredDetail(100, 105, 5), 'the permit expired at 1970-01-01T00:01:40Z, 5s ago (clock_skew 5s allowed)');
+  });
+
+  it('PERMIT_BINDING_MISMATCH: the method, URL or digest the gate expected, never the permit', async () => {
+    assert.equal(await detailOf(permit({ req: { htm: 'GET', htu: 'http://api.test/v1/charges' } }), 'PERMIT_BINDING_MISMATCH'),
+      'the permit is bound to another method: the gate expected req.htm "POST"');
+    const url = await detailOf(permit({ req: { htm: 'POST', htu: 'http://api.test/v1/refunds' } }), 'PERMIT_BINDING_MISMATCH');
+    assert.equal(url, 'the permit is bound to another URL: the gate expected req.htu "http://api.test/v1/charges" (the normalized URL, without query)');
+    assert.ok(!url.includes('/v1/refunds'), 'the permit\'s own binding is not echoed');
+    const bodyRoute = route({ surface: 'payments', action: 'charge.create', bindBody: true, match: { host: 'api.test', path: '/v1/charges' } });
+    const body = sha256Base64url('{"amount":100}');
+    const other = sha256Base64url('{"amount":1000}');
+    const bd = await detailOf(permit({ req: { htm: 'POST', htu: 'http://api.test/v1/charges', bdh: other } }), 'PERMIT_BINDING_MISMATCH', bodyRoute, chargeReq, body);
+    assert.equal(bd, `the permit is bound to another body: the gate expected req.bdh "${body}" (base64url SHA-256 of the body it received)`);
+    assert.ok(!bd.includes(other));
+    assert.match(await detailOf(permit(), 'PERMIT_BINDING_MISMATCH', bodyRoute, chargeReq, body), new RegExp(`has no "req.bdh": the gate expected req.bdh "${body}"`));
+    const queryRoute = route({ surface: 'payments', action: 'charge.create', bindQuery: true, match: { host: 'api.test', path: '/v1/charges' } });
+    const withQuery = normalized('POST', 'http://api.test/v1/charges?amount=100');
+    assert.equal(await detailOf(permit({ req: { htm: 'POST', htu: 'http://api.test/v1/charges', qh: 'x' } }), 'PERMIT_BINDING_MISMATCH', queryRoute, withQuery),
+      `the permit is bound to another query string: the gate expected req.qh "${sha256Base64url('amount=100')}" (base64url SHA-256 of the query string)`);
   });
 });
