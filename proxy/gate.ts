@@ -166,12 +166,14 @@ async function startWithLog(
   const onClientError = refuseMalformed({ recorder, metrics, log, turns });
   for (const s of [proxy, ...(interception ? [interception.servers.https, interception.servers.http] : [])]) guardAgentServer(s, onClientError);
 
+  let started = false;
   const admin = createAdminServer({
     caPem: ca?.certPem,
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     receipts,
-    readiness: readinessOf({ config, policy, keysReady: () => permits.ready(), receiptsWritable: () => receipts.writable }),
+    // Not ready before the `start` entry is durable (the listeners answer /readyz a moment earlier).
+    readiness: readinessOf({ config, policy, keysReady: () => permits.ready(), receiptsWritable: () => started && receipts.writable }),
   });
 
   // The resolver refuses these as destinations, so the admin port is never reachable through the proxy.
@@ -181,6 +183,7 @@ async function startWithLog(
     kind: 'lifecycle', event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid,
     verifier_key: receipts.verifierKey, origin: receipts.origin, mode: config.gate.mode,
   });
+  started = true;
   if (config.gate.mode === 'report') log.warn('gate-wide report mode: decisions are recorded but NOT enforced (receipts say enforced: false)');
 
   let stopping: Promise<void> | undefined;

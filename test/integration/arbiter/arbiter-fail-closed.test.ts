@@ -59,7 +59,9 @@ describe('arbiter fails closed', () => {
     assert.equal(r.status, 503); assert.equal(r.json.reason, 'DECIDER_ERROR'); assert.equal(r.json.permit, undefined);
     assert.ok(r.headers.get('retry-after'));
     const lines = fs.readdirSync(down.aws.receiptsDir).filter((f) => !f.startsWith('.')).flatMap((f) => fs.readFileSync(path.join(down.aws.receiptsDir, f), 'utf8').split('\n').filter(Boolean));
-    assert.ok(!lines.some((l) => claimsOf(l).decision === 'PERMIT'));
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => !('checkpoint' in e));
+    assert.ok(entries.some((e) => e.kind === 'issuance' && e.reason === 'DECIDER_ERROR'), 'the refusal is logged');
+    assert.ok(!entries.some((e) => e.decision === 'PERMIT'));
   });
 
   it('receipt log unwritable: 503 RECEIPT_UNAVAILABLE and no permit; a permit again once it is writable', async () => {

@@ -43,12 +43,12 @@ describe('DecisionChain', () => {
     assert.equal(d.attempt.close, true);
   });
 
-  it('ROUTE_UNMATCHED names the normalized request, the same for requests and CONNECTs', async () => {
+  it('ROUTE_UNMATCHED names the normalized request; a CONNECT no route can match is intercepted so each request inside is told so (SPEC §4)', async () => {
     const chain = chainWith({ policy: () => policy });
     const r = await chain.decideRequest({ head: head('GET', 'http://nowhere.test:8080/a/../b'), arrival: PROXY, body: noBody });
     assert.equal(r.verdict.decision.detail, 'no route matches GET http://nowhere.test:8080/b');
     const c = await chain.decideConnect({ authority: 'nowhere.test:443' });
-    assert.equal(c.kind === 'decided' && c.verdict.decision.detail, 'no route matches CONNECT nowhere.test:443');
+    assert.equal(c.kind, 'intercept');
   });
 
   it('a private destination is DENY DESTINATION_PRIVATE before authorization', async () => {
