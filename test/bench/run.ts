@@ -39,7 +39,7 @@ const genProcs = Number(a['gen-procs'] ?? 1);
 const RESULTS = path.join(BENCH_DIR, 'results');
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
-if (!fs.existsSync(path.join(ROOT, 'dist', 'proxy', 'cli.js'))) { log('the gate is not built: run `npm run build` first'); process.exit(2); }
+if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) { log('the gate is not built: run `npm run build` first'); process.exit(2); }
 fs.mkdirSync(RESULTS, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'egress-bench-'));
 const machine = {
