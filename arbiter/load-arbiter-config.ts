@@ -11,7 +11,7 @@ import { ConfigError } from '../policy/config-error.js';
 import { isLoopbackHost, parseDuration, parseHostPort } from '../policy/config-values.js';
 import { readDuration, readEnum, readSize, readString, readStringList } from '../policy/read-fields.js';
 import type { Durability } from '../policy/types.js';
-import { scalarValue, seqItems, YamlSource, type Fields } from '../policy/yaml-source.js';
+import { openConfigDocument, scalarValue, seqItems, type Fields, type YamlSource } from '../policy/yaml-source.js';
 import { MAX_PERMIT_TTL_S, type ApproverConfig, type ArbiterConfig, type CallerConfig, type GrantConfig } from './types.js';
 
 const TOP_KEYS = ['arbiter', 'policy', 'callers', 'approvers', 'grants', 'decider', 'pending', 'break_glass', 'receipts'] as const;
@@ -54,16 +54,7 @@ function list(src: YamlSource, top: Fields | undefined, name: string): (Node | n
 
 /** Validates config text; `file` names it in problems and is the base of relative paths. */
 export function parseArbiterConfig(text: string, file: string): ArbiterConfig {
-  const src = new YamlSource(file, text);
-  const baseDir = path.dirname(path.resolve(file));
-  const abs = (p: string): string => path.resolve(baseDir, p);
-  src.throwIfProblems();
-  const root = src.root;
-  const top = root === null ? undefined : src.map(root, TOP_KEYS, 'config');
-  const section = (name: string, keys: readonly string[]): Fields | undefined => {
-    if (!top || !top.has(name) || top.value(name) == null) return undefined;
-    return src.map(top.value(name), keys, name, top.at(name));
-  };
+  const { src, root, top, section, abs, baseDir } = openConfigDocument(text, file, TOP_KEYS);
 
   const a = section('arbiter', ['iss', 'listen', 'tls', 'key', 'ttl']);
   if (!a) src.problem(top?.node ?? root, 'config: "arbiter" with "iss" and "key" is required');

@@ -12,7 +12,7 @@ import { ConfigError } from './config-error.js';
 import { isLoopbackHost, parseHostPort } from './config-values.js';
 import { readBool, readDuration, readEnum, readSize, readString, readStringList } from './read-fields.js';
 import type { Durability, GateConfig, GateMode, HostPort, IssuerConfig } from './types.js';
-import { seqItems, scalarValue, YamlSource, type Fields } from './yaml-source.js';
+import { openConfigDocument, seqItems, scalarValue, type Fields, type YamlSource } from './yaml-source.js';
 
 /** The only signature algorithms a permit issuer may use (never `none`, never HMAC). */
 export const PERMIT_ALGORITHMS = ['EdDSA', 'ES256'] as const;
@@ -36,17 +36,7 @@ export async function loadConfig(file: string, opts: { hostname?: string } = {})
  * paths. Pure apart from the hostname default (passed in through `opts.hostname`).
  */
 export function parseConfig(text: string, file: string, opts: { hostname?: string } = {}): GateConfig {
-  const src = new YamlSource(file, text);
-  const baseDir = path.dirname(path.resolve(file));
-  const abs = (p: string): string => path.resolve(baseDir, p);
-  src.throwIfProblems();
-  const root = src.root;
-  // An empty file is a config of defaults, except that policy.routes is required (below).
-  const top = root === null ? undefined : src.map(root, TOP_KEYS, 'config');
-  const section = (name: string, keys: readonly string[]): Fields | undefined => {
-    if (!top || !top.has(name) || top.value(name) == null) return undefined;
-    return src.map(top.value(name), keys, name, top.at(name));
-  };
+  const { src, root, top, section, abs, baseDir } = openConfigDocument(text, file, TOP_KEYS);
 
   const g = section('gate', ['id', 'subject', 'listen', 'admin', 'allow_remote_clients', 'mode']);
   const allowRemoteClients = g ? readBool(g, 'allow_remote_clients', false) : false;

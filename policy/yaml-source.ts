@@ -3,6 +3,7 @@
  * errors included) is collected with its `file:line:col`, so one `check` run reports all
  * of them, not just the first.
  */
+import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { ConfigError, type ConfigProblem } from './config-error.js';
 import type { SourcePos } from './types.js';
@@ -132,4 +133,25 @@ function firstLine(message: string): string {
 
 function allowedHint(allowed: readonly string[]): string {
   return allowed.length > 0 && allowed.length <= 16 ? ` (known: ${allowed.join(', ')})` : '';
+}
+
+/**
+ * A config file opened for validation: its source (problems collect there), the top-level
+ * mapping with only `topKeys` allowed, `section(name, keys)` for one of its mappings (undefined
+ * when absent or null), and `abs()` resolving a path relative to the file (its `baseDir`). Shared by the gate's
+ * and the arbiter's config loaders. Throws ConfigError when the text is not YAML.
+ */
+export function openConfigDocument(text: string, file: string, topKeys: readonly string[]) {
+  const src = new YamlSource(file, text);
+  const baseDir = path.dirname(path.resolve(file));
+  const abs = (p: string): string => path.resolve(baseDir, p);
+  src.throwIfProblems();
+  const root = src.root;
+  // An empty file is a document of defaults; each loader says what it requires.
+  const top = root === null ? undefined : src.map(root, topKeys, 'config');
+  const section = (name: string, keys: readonly string[]): Fields | undefined => {
+    if (!top || !top.has(name) || top.value(name) == null) return undefined;
+    return src.map(top.value(name), keys, name, top.at(name));
+  };
+  return { src, root, top, section, abs, baseDir };
 }
