@@ -53,6 +53,9 @@ type Parsed = { ok: true; ask: Ask } | { ok: false; answer: Answer };
 
 const optStr = (v: unknown, max: number): v is string | undefined => v === undefined || (typeof v === 'string' && v !== '' && v.length <= max);
 
+/** The signing under way for an approved request (see stateOf). */
+const SIGNING = new WeakMap<PermitRequest, ReturnType<PermitAuthority['sign']>>();
+
 export class PermitAuthority {
   readonly requests = new PermitRequests();
   private readonly rate: RateLimiter;
@@ -253,10 +256,18 @@ export class PermitAuthority {
     if (r.state === 'denied') return problem('APPROVAL_DENIED', 'an approver denied this request', base);
     if (r.state === 'expired') return problem('APPROVAL_EXPIRED', 'nobody decided this request within pending.max_wait', base);
     if (!r.permit) {
-      const grant = this.d.config.grants.find((g) => g.id === r.grant);
-      const s = await this.sign(r.caller, r, this.ttlOf(grant), { apr: base.approvals, requestId: r.id }, 'resolved');
+      // One signing per approved request, however many polls arrive while it is under way: a
+      // second concurrent poll waits for the first one's permit instead of minting another.
+      let signing = SIGNING.get(r);
+      if (!signing) {
+        const grant = this.d.config.grants.find((g) => g.id === r.grant);
+        signing = this.sign(r.caller, r, this.ttlOf(grant), { apr: base.approvals, requestId: r.id }, 'resolved')
+          .finally(() => SIGNING.delete(r));
+        SIGNING.set(r, signing);
+      }
+      const s = await signing;
       if (!s.ok) return s.answer;
-      r.permit = { token: s.token, jti: s.jti, exp: s.exp, receipt: s.receipt };
+      r.permit ??= { token: s.token, jti: s.jti, exp: s.exp, receipt: s.receipt };
     }
     return { status: post ? 201 : 200, body: { decision: 'PERMIT', ...base, permit: r.permit.token, jti: r.permit.jti, expires_at: new Date(r.permit.exp * 1000).toISOString(), receipt: r.permit.receipt } };
   }

@@ -1,6 +1,7 @@
 /**
  * The one decision chain: parse → policy → match → destination → body → authorize → decide.
- * Every arrival that can be decided goes through {@link DecisionChain.decide} — requests on the
+ * Every arrival that can be decided goes through {@link DecisionChain} (decideRequest,
+ * decideConnect) — requests on the
  * proxy port, requests inside an intercepted CONNECT, tunnel routes at CONNECT, WebSocket
  * upgrades — and so does `egress-gate explain`, with offline deps; so the gate and explain
  * give the same decision, reason and detail for the same input.

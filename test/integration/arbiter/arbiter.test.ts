@@ -163,8 +163,16 @@ describe('arbiter with a gate', () => {
     arbiter = await startArbiterProcess(aws);
     assert.ok((await api(aws, aws.tokens.alice, 'GET', '/v1/approvals')).json.waiting.some((w: any) => w.request_id === p.json.request_id));
     assert.equal((await api(aws, aws.tokens.agent, 'GET', p.json.poll)).status, 202);
-    await api(aws, aws.tokens.alice, 'POST', `/v1/approvals/${p.json.request_id}`, { approve: true });
-    assert.equal((await api(aws, aws.tokens.agent, 'GET', p.json.poll)).json.decision, 'PERMIT');
+    // The approval and polls racing it: one permit for the request, whoever asks first.
+    const [, ...polls] = await Promise.all([
+      api(aws, aws.tokens.alice, 'POST', `/v1/approvals/${p.json.request_id}`, { approve: true }),
+      ...[0, 1, 2].map(async (i) => { await new Promise((r) => setTimeout(r, i)); return api(aws, aws.tokens.agent, 'GET', p.json.poll); }),
+    ]);
+    const last = await api(aws, aws.tokens.agent, 'GET', p.json.poll);
+    assert.equal(last.json.decision, 'PERMIT');
+    for (const r of polls) if (r.json.decision === 'PERMIT') assert.equal(r.json.jti, last.json.jti);
+    const issued = readLines(aws.receiptsDir).filter((e: any) => e.kind === 'issuance' && e.request_id === p.json.request_id && e.decision === 'PERMIT');
+    assert.equal(issued.length, 1, 'exactly one permit issued for the approved request');
   });
 
   it('SDK: requestPermit waits out PENDING until approved; createPermitFetch sends through the gate with undici', async () => {
