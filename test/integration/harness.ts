@@ -207,12 +207,16 @@ export function rawExchange(port: number, bytes: string, quietMs = 1500): Promis
 /** One entry of the v2 log (SPEC §9); checkpoint lines are not entries. `raw` is the line's text, the Merkle leaf. */
 export interface ReceiptLine { file: string; line: number; raw: string; payload: any }
 
-/** The entries of the receipt log in dir, in order (checkpoint lines and dot-files skipped). */
+/**
+ * The entries of the receipt log in dir, in order (checkpoint lines and dot-files skipped).
+ * Only whole lines count: a commit the gate is writing while this reads ends without "\n".
+ */
 export function readReceipts(dir: string): ReceiptLine[] {
   if (!fs.existsSync(dir)) return [];
   const out: ReceiptLine[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
     const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
+    lines.pop(); // the text after the last newline: empty, or a line still being written
     lines.forEach((l, i) => {
       if (!l || l.startsWith('{"checkpoint":')) return;
       out.push({ file: f, line: i + 1, raw: l, payload: JSON.parse(l) });
@@ -226,7 +230,7 @@ export function readCheckpoints(dir: string): { file: string; line: number; note
   if (!fs.existsSync(dir)) return [];
   const out: { file: string; line: number; note: string }[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
-    fs.readFileSync(path.join(dir, f), 'utf8').split('\n').forEach((l, i) => {
+    fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(0, -1).forEach((l, i) => {
       if (l.startsWith('{"checkpoint":')) out.push({ file: f, line: i + 1, note: (JSON.parse(l) as { checkpoint: string }).checkpoint });
     });
   }
