@@ -36,5 +36,13 @@ if (files.length === 0) {
 }
 const r = spawnSync(process.execPath, [
   '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files,
-], { stdio: 'inherit', cwd: path.dirname(root) });
+], {
+  stdio: 'inherit',
+  cwd: path.dirname(root),
+  // tsx 4.23 transforms synchronously; esbuild 0.28 serves those calls from a worker thread
+  // whose Atomics.wait can wait forever, intermittently (a test file hung at load in CI until
+  // its 120 s timeout; the same was reported upstream). "0" selects esbuild's per-call service.
+  // Inherited by every process a test spawns with --import tsx.
+  env: { ...process.env, ESBUILD_WORKER_THREADS: '0' },
+});
 process.exit(r.status ?? 1);

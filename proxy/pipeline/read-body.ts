@@ -33,16 +33,23 @@ export function readBody(stream: Readable, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
-    let ended = false;
-    const aborted = (why: string) => { if (!ended) { ended = true; reject(new BodyAbortedError(`the client aborted the body after ${n} bytes (${why})`)); } };
-    stream.on('data', (c: Buffer) => {
+    // Settled once; the listeners go with it (but 'error', kept so a late one is never
+    // unhandled), so a later reader — the lingering close that drains a refused body — meets
+    // a stream this no longer pauses.
+    const settle = (f: () => void) => {
+      stream.off('data', onData).off('end', onEnd).off('close', onClose);
+      f();
+    };
+    const aborted = (why: string) => settle(() => reject(new BodyAbortedError(`the client aborted the body after ${n} bytes (${why})`)));
+    const onData = (c: Buffer) => {
       n += c.length;
-      if (n > max) { stream.pause(); ended = true; reject(new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`)); return; }
+      if (n > max) { stream.pause(); settle(() => reject(new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`))); return; }
       chunks.push(c);
-    });
-    stream.on('end', () => { if (!ended) { ended = true; resolve(Buffer.concat(chunks)); } });
-    stream.on('error', (e: NodeJS.ErrnoException) => aborted(e.code ?? e.message));
-    stream.on('close', () => aborted('connection closed'));
+    };
+    const onEnd = () => settle(() => resolve(Buffer.concat(chunks)));
+    const onError = (e: NodeJS.ErrnoException) => aborted(e.code ?? e.message);
+    const onClose = () => aborted('connection closed');
+    stream.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
 

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Decision } from '../../policy/types.js';
 import { REASONS } from '../../policy/reasons.js';
 import type { Verdict } from '../pipeline/decide.js';
+import { lingerIfBodyUnread } from './linger.js';
 
 /** HTTP status for a blocked decision. */
 export function statusFor(d: Pick<Decision, 'reason'>): number {
@@ -99,7 +100,10 @@ export function upstreamFailureResponse(d: Decision, receiptId: string, timedOut
 /** Writes a prepared answer; `close` asks the client to drop the connection (unread body, broken framing). */
 export function send(res: ServerResponse, r: BlockedResponse, close = false): void {
   if (res.headersSent) { res.destroy(); return; }
-  if (close) r.headers.connection = 'close';
+  if (close) {
+    r.headers.connection = 'close';
+    lingerIfBodyUnread(res);
+  }
   res.writeHead(r.status, r.headers);
   res.end(r.body);
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import {
   GATE_ID, ISS, SUBJECT, genKey, permitClaims, readReceipts, receiptById, signPermit, startGate, startOrigin, viaProxy, workspace,
@@ -143,6 +144,33 @@ describe('permits through the gate', () => {
   it('a body over max_bound_body (default 32 MiB) is 413 BODY_TOO_LARGE', async () => {
     const token = signPermit(k(), charge());
     await refused(token, 'BODY_TOO_LARGE', { body: 'x'.repeat(32 * 1024 * 1024 + 1) });
+  });
+
+  it('a refused upload still being sent reads its 413, then FIN: the gate lingers and drains, it does not reset', async () => {
+    // The client declares 40 MiB, sends 1 MiB, waits for the answer, then keeps sending 8 MiB.
+    // Closing at once would make the kernel reset those bytes (the client's write: EPIPE or
+    // ECONNRESET, and most clients then report a network error, not the 413). The client
+    // half-closes only when it is done sending, as an uploading client does.
+    const token = signPermit(k(), charge());
+    const s = net.connect({ port: ws.listenPort, host: '127.0.0.1', allowHalfOpen: true });
+    const got: Buffer[] = [];
+    let errored: Error | undefined;
+    s.on('error', (e) => { errored = e; });
+    let finOk = false;
+    const ended = new Promise<void>((r) => { s.on('end', () => { finOk = true; r(); }); s.on('close', () => r()); });
+    const answered = new Promise<void>((r) => s.on('data', (d: Buffer) => { got.push(d); if (Buffer.concat(got).includes('\r\n\r\n')) r(); }));
+    s.write(`POST http://api.it:${H}/v1/charges?k=1 HTTP/1.1\r\nhost: api.it:${H}\r\negress-permit: ${token}\r\ncontent-length: ${40 * 1024 * 1024}\r\n\r\n`);
+    s.write(Buffer.alloc(1024 * 1024, 0x78));
+    await answered;
+    for (let i = 0; i < 8 && !errored; i++) await new Promise<void>((r) => s.write(Buffer.alloc(1024 * 1024, 0x78), () => r()));
+    await ended;
+    assert.ok(finOk, 'the gate ends its side with a FIN');
+    s.destroy();
+    assert.equal(errored, undefined, `the client's writes after the answer failed: ${errored?.message}`);
+    const head = Buffer.concat(got).toString('latin1');
+    assert.match(head, /^HTTP\/1\.1 413 /);
+    assert.match(head, /egress-reason: BODY_TOO_LARGE/i);
+    assert.match(head, /connection: close/i);
   });
 
   it('an LLM-sized body (2.2 MB, a prompt with an image) binds and is forwarded under the default', async () => {
