@@ -144,6 +144,6 @@ export class Recorder {
   }
 
   private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined): void {
-    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started });
+    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started, jsonrpc: a.jsonrpc });
   }
 }
