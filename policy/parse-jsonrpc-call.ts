@@ -110,3 +110,34 @@ export function repeatedKey(text: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A JSON-RPC call as a caller names it without the body (the arbiter's `request.jsonrpc`, SPEC
+ * §12): `{"method", "tool"?}`, the tool required for `tools/call` and refused for any other
+ * method. Naming a call the body does not hold gains nothing: the gate routes by the body it
+ * reads, so a permit for another call's route is PERMIT_SCOPE_MISMATCH there.
+ *
+ * @throws RequestInvalidError for any other value.
+ */
+export function readJsonRpcClaim(v: unknown): JsonRpcCall {
+  const bad = (why: string): never => { throw new RequestInvalidError(`request.jsonrpc ${why}`); };
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad('must be an object {"method", "tool"}');
+  const { method, tool, ...rest } = v as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) bad(`has unknown members (${Object.keys(rest).slice(0, 3).join(', ')}); it is {"method", "tool"}`);
+  const name = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_JSONRPC_NAME;
+  if (!name(method)) bad(`"method" must be a string of 1 to ${MAX_JSONRPC_NAME} characters`);
+  if (method === 'tools/call' ? !name(tool) : tool !== undefined && tool !== null) {
+    bad(method === 'tools/call' ? `"tool" must be the tool's name for tools/call (1 to ${MAX_JSONRPC_NAME} characters)` : '"tool" is only for method tools/call');
+  }
+  return { method: method as string, notification: false, ...(method === 'tools/call' ? { tool: tool as string } : {}) };
+}
+
+/** The call a body holds, or undefined when it holds none (requestPermit names it to the arbiter only when it is one). */
+export function jsonRpcCallIn(body: Uint8Array | string): JsonRpcCall | undefined {
+  try {
+    return parseJsonRpcCall(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+  } catch (e) {
+    if (e instanceof RequestInvalidError) return undefined;
+    throw e;
+  }
+}

@@ -85,7 +85,7 @@ export interface GatedClient {
   /** The gate's answers to the client's requests, in order. */
   answers: GateAnswer[];
   /** Adds an Egress-Permit to the next POSTs: minted from the exact body the client sends. */
-  permitWith(mint: ((body: string) => string) | undefined): void;
+  permitWith(mint: ((body: string) => string | Promise<string>) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -93,10 +93,10 @@ export interface GatedClient {
 export async function gatedClient(proxyPort: number, url: string): Promise<GatedClient> {
   const dispatcher = new ProxyAgent(`http://127.0.0.1:${proxyPort}`);
   const answers: GateAnswer[] = [];
-  let mint: ((body: string) => string) | undefined;
+  let mint: ((body: string) => string | Promise<string>) | undefined;
   const fetch = async (input: string | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
-    if (mint && typeof init?.body === 'string') headers.set('egress-permit', mint(init.body));
+    if (mint && typeof init?.body === 'string') headers.set('egress-permit', await mint(init.body));
     const res = await undiciFetch(input, { ...(init as object), headers, dispatcher } as Parameters<typeof undiciFetch>[1]);
     const answer: GateAnswer = { status: res.status, reason: res.headers.get('egress-reason'), receipt: res.headers.get('egress-receipt'), body: null };
     if (init?.method === 'POST') answers.push(answer);
