@@ -1,7 +1,7 @@
 /** A body as one JSON-RPC 2.0 request object (SPEC §4): what routes match, and everything else REQUEST_INVALID. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_JSONRPC_NAME, parseJsonRpcCall, repeatedKey } from '../../../policy/parse-jsonrpc-call.js';
+import { jsonRpcCallIn, MAX_JSONRPC_NAME, parseJsonRpcCall, readJsonRpcClaim, repeatedKey } from '../../../policy/parse-jsonrpc-call.js';
 import { RequestInvalidError } from '../../../policy/request-invalid-error.js';
 
 const parse = (text: string | Buffer) => parseJsonRpcCall(Buffer.isBuffer(text) ? text : Buffer.from(text));
@@ -60,4 +60,28 @@ describe('repeatedKey', () => {
     [`${'['.repeat(100000)}${']'.repeat(100000)}`, undefined],
   ];
   for (const [text, want] of table) it(`${text.slice(0, 40)} -> ${String(want)}`, () => assert.equal(repeatedKey(text), want));
+});
+
+describe('readJsonRpcClaim: a call named without its body (the arbiter)', () => {
+  it('reads {method, tool}: the tool for tools/call only', () => {
+    assert.deepEqual(readJsonRpcClaim({ method: 'tools/call', tool: 'create_issue' }), { method: 'tools/call', tool: 'create_issue', notification: false });
+    assert.deepEqual(readJsonRpcClaim({ method: 'tools/list' }), { method: 'tools/list', notification: false });
+  });
+  const bad: [string, unknown, RegExp][] = [
+    ['not an object', 'tools/call', /must be an object/],
+    ['an array', [], /must be an object/],
+    ['no method', { tool: 'x' }, /"method" must be a string/],
+    ['tools/call without its tool', { method: 'tools/call' }, /"tool" must be the tool's name/],
+    ['a tool for another method', { method: 'tools/list', tool: 'x' }, /only for method tools\/call/],
+    ['an unknown member', { method: 'x', params: {} }, /unknown members \(params\)/],
+  ];
+  for (const [name, v, why] of bad) it(`refuses ${name}`, () => assert.throws(() => readJsonRpcClaim(v), (e: unknown) => e instanceof RequestInvalidError && why.test(e.message)));
+});
+
+describe('jsonRpcCallIn', () => {
+  it('the call of a JSON-RPC body, undefined for any other body', () => {
+    assert.deepEqual(jsonRpcCallIn('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}'), { method: 'tools/call', tool: 't', notification: false });
+    assert.equal(jsonRpcCallIn('{"amount":100}'), undefined);
+    assert.equal(jsonRpcCallIn(new Uint8Array([0xff])), undefined);
+  });
 });
