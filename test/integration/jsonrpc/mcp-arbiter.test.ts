@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { PermitRequestError, requestPermit } from '../../../sdk/index.js';
-import { GATE_ID, SUBJECT, startGate, viaProxy, workspace, type GateProcess, type GateWorkspace } from '../harness.js';
+import { GATE_ID, SUBJECT, viaProxy, type GateWorkspace } from '../harness.js';
 import { api, arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type ArbiterWorkspace } from '../arbiter/arbiter-harness.js';
-import { gatedClient, startMcpOrigin, type GatedClient, type McpOrigin } from './mcp-kit.js';
+import { mcpBehindGate, type GatedClient, type McpBehindGate, type McpOrigin } from './mcp-kit.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('base64url');
 const call = (name: string, args: object) => JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name, arguments: args } });
@@ -19,34 +19,25 @@ const call = (name: string, args: object) => JSON.stringify({ jsonrpc: '2.0', id
 describe('MCP permits from the arbiter', () => {
   let origin: McpOrigin;
   let gws: GateWorkspace;
-  let gate: GateProcess;
   let aws: ArbiterWorkspace;
   let arbiter: ArbiterProcess;
   let agent: GatedClient;
   let url = '';
+  let setup: McpBehindGate | undefined;
 
   before(async () => {
-    origin = await startMcpOrigin();
-    url = `http://api.it:${origin.port}/mcp`;
-    const at = { scheme: 'http', host: 'api.it', port: origin.port, path: '/mcp' };
-    const tool = (name: string) => ({ ...at, jsonrpc: { method: 'tools/call', tool: name } });
-    gws = await workspace({
-      routes: { routes: [
-        { surface: 'mcp', action: 'session', match: { ...at, jsonrpc: { method: '*' } }, authorize: 'none' },
-        { surface: 'mcp', action: 'stream', match: { ...at, method: ['GET', 'DELETE'] }, authorize: 'none' },
-        { surface: 'issues', action: 'create', match: tool('create_issue'), authorize: 'permit', bind_body: true },
-        { surface: 'issues', action: 'comment', match: tool('add_comment'), authorize: 'permit', bind_body: true },
-      ] },
-    });
+    setup = await mcpBehindGate((m) => [
+      m.tool('issues', 'create', 'create_issue', { authorize: 'permit', bind_body: true }),
+      m.tool('issues', 'comment', 'add_comment', { authorize: 'permit', bind_body: true }),
+    ]);
+    ({ origin, ws: gws, agent, url } = setup);
     aws = await arbiterWorkspace({
       dir: gws.dir, issuerKeyPath: gws.issuerKeyPath, routesDir: path.join(gws.dir, 'routes'),
       config: (c) => { c.grants = [{ subject: SUBJECT, surface: 'issues', action: 'create', gates: [GATE_ID], approve: 'auto' }]; },
     });
-    gate = await startGate(gws);
     arbiter = await startArbiterProcess(aws);
-    agent = await gatedClient(gws.listenPort, url);
   });
-  after(async () => { await agent?.close().catch(() => undefined); await gate?.stop(); await arbiter?.stop(); await origin?.close(); });
+  after(async () => { await arbiter?.stop(); await setup?.stop(); });
 
   const ask = (body: string) => requestPermit({ arbiter: aws.url, token: aws.tokens.agent!, gate: GATE_ID, method: 'POST', url, body });
 

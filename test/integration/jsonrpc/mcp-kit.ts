@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { fetch as undiciFetch, ProxyAgent } from 'undici';
 import { z } from 'zod';
+import { startGate, workspace, type GateProcess, type GateWorkspace } from '../harness.js';
 
 export interface McpOrigin {
   port: number;
@@ -110,5 +111,45 @@ export async function gatedClient(proxyPort: number, url: string): Promise<Gated
     client, transport, answers,
     permitWith: (m) => { mint = m; },
     close: async () => { await client.close(); await dispatcher.close(); },
+  };
+}
+
+/** Routes for the MCP endpoint `http://api.it:<port>/mcp`: its URL, the session's routes, and a route for one tool. */
+export function mcpRoutes(port: number) {
+  const at = { scheme: 'http', host: 'api.it', port, path: '/mcp' };
+  return {
+    url: `http://api.it:${port}/mcp`,
+    /** initialize, notifications, tools/list — any method but tools/call — and the GET/DELETE of the endpoint. */
+    session: [
+      { surface: 'mcp', action: 'session', match: { ...at, jsonrpc: { method: '*' } }, authorize: 'none' },
+      { surface: 'mcp', action: 'stream', match: { ...at, method: ['GET', 'DELETE'] }, authorize: 'none' },
+    ],
+    /** A tools/call route: for one tool, or (name undefined) for the tools no other route names. */
+    tool: (surface: string, action: string, name: string | undefined, rest: Record<string, unknown>) => ({
+      surface, action, match: { ...at, jsonrpc: { method: 'tools/call', ...(name !== undefined ? { tool: name } : {}) } }, ...rest,
+    }),
+  };
+}
+
+export interface McpBehindGate {
+  origin: McpOrigin;
+  ws: GateWorkspace;
+  gate: GateProcess;
+  agent: GatedClient;
+  /** The endpoint, http://api.it:<port>/mcp. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The MCP origin, a gate whose routes are the session's and `tools(m)`, and an SDK client connected through it. */
+export async function mcpBehindGate(tools: (m: ReturnType<typeof mcpRoutes>) => object[]): Promise<McpBehindGate> {
+  const origin = await startMcpOrigin();
+  const m = mcpRoutes(origin.port);
+  const ws = await workspace({ routes: { routes: [...m.session, ...tools(m)] } });
+  const gate = await startGate(ws);
+  const agent = await gatedClient(ws.listenPort, m.url);
+  return {
+    origin, ws, gate, agent, url: m.url,
+    stop: async () => { await agent.close().catch(() => undefined); await gate.stop(); await origin.close(); },
   };
 }

@@ -7,40 +7,29 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { permitClaims, readReceipts, receiptById, signPermit, startGate, workspace, type GateProcess, type GateWorkspace } from '../harness.js';
-import { gatedClient, startMcpOrigin, type GatedClient, type McpOrigin } from './mcp-kit.js';
+import { permitClaims, readReceipts, receiptById, signPermit, type GateWorkspace } from '../harness.js';
+import { mcpBehindGate, type GatedClient, type McpBehindGate, type McpOrigin } from './mcp-kit.js';
 
 const sha = (b: string) => crypto.createHash('sha256').update(b).digest('base64url');
 
 describe('MCP through the gate', () => {
   let origin: McpOrigin;
   let ws: GateWorkspace;
-  let gate: GateProcess;
   let agent: GatedClient;
   let url = '';
+  let setup: McpBehindGate | undefined;
 
   before(async () => {
-    origin = await startMcpOrigin();
-    url = `http://api.it:${origin.port}/mcp`;
-    const at = { scheme: 'http', host: 'api.it', port: origin.port, path: '/mcp' };
-    const tool = (name: string) => ({ ...at, jsonrpc: { method: 'tools/call', tool: name } });
-    ws = await workspace({
-      routes: { routes: [
-        // The session: initialize, notifications, tools/list — any method but tools/call.
-        { surface: 'mcp', action: 'session', match: { ...at, jsonrpc: { method: '*' } }, authorize: 'none' },
-        { surface: 'mcp', action: 'stream', match: { ...at, method: ['GET', 'DELETE'] }, authorize: 'none' },
-        // A tool no route names is refused.
-        { surface: 'mcp', action: 'tools.unlisted', match: { ...at, jsonrpc: { method: 'tools/call' } }, authorize: 'deny' },
-        { surface: 'issues', action: 'read', match: tool('read_issue'), authorize: 'none' },
-        { surface: 'issues', action: 'create', match: tool('create_issue'), authorize: 'permit', bind_body: true },
-        { surface: 'issues', action: 'comment', match: tool('add_comment'), authorize: 'permit' },
-        { surface: 'progress', action: 'count', match: tool('count'), authorize: 'none' },
-      ] },
-    });
-    gate = await startGate(ws);
-    agent = await gatedClient(ws.listenPort, url);
+    setup = await mcpBehindGate((m) => [
+      m.tool('mcp', 'tools.unlisted', undefined, { authorize: 'deny' }),
+      m.tool('issues', 'read', 'read_issue', { authorize: 'none' }),
+      m.tool('issues', 'create', 'create_issue', { authorize: 'permit', bind_body: true }),
+      m.tool('issues', 'comment', 'add_comment', { authorize: 'permit' }),
+      m.tool('progress', 'count', 'count', { authorize: 'none' }),
+    ]);
+    ({ origin, ws, agent, url } = setup);
   });
-  after(async () => { await agent?.close().catch(() => undefined); await gate?.stop(); await origin?.close(); });
+  after(async () => { await setup?.stop(); });
 
   /** The problem the gate answered the client's last POST with, after the SDK call rejected. */
   async function refused(call: Promise<unknown>, reason: string, status = 403) {
