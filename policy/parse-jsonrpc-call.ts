@@ -12,6 +12,9 @@
 import { RequestInvalidError } from './request-invalid-error.js';
 import type { JsonRpcCall } from './types.js';
 
+/** The one JSON-RPC method whose `params.name` (the tool, MCP) routes match by `tool`. */
+export const TOOLS_CALL = 'tools/call';
+
 /** The longest method or tool name the gate routes and records. */
 export const MAX_JSONRPC_NAME = 256;
 
@@ -56,7 +59,7 @@ export function parseJsonRpcCall(body: Uint8Array): JsonRpcCall {
   const method = m.method;
   if (method.length === 0 || method.length > MAX_JSONRPC_NAME) invalid(`"method" must have 1 to ${MAX_JSONRPC_NAME} characters`);
   const call: JsonRpcCall = { method, notification: !('id' in m) };
-  if (method === 'tools/call') {
+  if (method === TOOLS_CALL) {
     const p = m.params as Record<string, unknown> | undefined;
     const name = p !== undefined && !Array.isArray(p) ? p.name : undefined;
     if (typeof name !== 'string' || name.length === 0 || name.length > MAX_JSONRPC_NAME) {
@@ -126,10 +129,10 @@ export function readJsonRpcClaim(v: unknown): JsonRpcCall {
   if (Object.keys(rest).length > 0) bad(`has unknown members (${Object.keys(rest).slice(0, 3).join(', ')}); it is {"method", "tool"}`);
   const name = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_JSONRPC_NAME;
   if (!name(method)) bad(`"method" must be a string of 1 to ${MAX_JSONRPC_NAME} characters`);
-  if (method === 'tools/call' ? !name(tool) : tool !== undefined && tool !== null) {
-    bad(method === 'tools/call' ? `"tool" must be the tool's name for tools/call (1 to ${MAX_JSONRPC_NAME} characters)` : '"tool" is only for method tools/call');
+  if (method === TOOLS_CALL ? !name(tool) : tool !== undefined && tool !== null) {
+    bad(method === TOOLS_CALL ? `"tool" must be the tool's name for tools/call (1 to ${MAX_JSONRPC_NAME} characters)` : '"tool" is only for method tools/call');
   }
-  return { method: method as string, notification: false, ...(method === 'tools/call' ? { tool: tool as string } : {}) };
+  return { method: method as string, notification: false, ...(method === TOOLS_CALL ? { tool: tool as string } : {}) };
 }
 
 /** The call a body holds, or undefined when it holds none (requestPermit names it to the arbiter only when it is one). */

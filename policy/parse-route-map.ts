@@ -6,6 +6,7 @@
 import type { Node } from 'yaml';
 import { readBool, readDuration, readEnum, readString, readStringList } from './read-fields.js';
 import { checkHostPattern, checkPathPattern } from './route-pattern.js';
+import { TOOLS_CALL } from './parse-jsonrpc-call.js';
 import { resolveSecretRef } from './resolve-secret.js';
 import type { Authorize, GateMode, JsonRpcMatch, OnSilence, PolicyException, Route } from './types.js';
 import { scalarValue, seqItems, YamlSource, type Fields } from './yaml-source.js';
@@ -23,8 +24,6 @@ export interface ParsedRouteMap {
 const ROUTE_KEYS = ['surface', 'action', 'match', 'authorize', 'single_use', 'bind_body', 'bind_query', 'credentials', 'mode', 'must_enforce', 'on_silence', 'pause_max', 'tunnel'] as const;
 const MATCH_KEYS = ['scheme', 'host', 'port', 'method', 'path', 'jsonrpc'] as const;
 const JSONRPC_KEYS = ['method', 'tool'] as const;
-/** The one JSON-RPC method whose `params.name` a route's `tool` matches (MCP). */
-export const TOOLS_CALL = 'tools/call';
 const EXCEPTION_KEYS = ['id', 'surface', 'action', 'reason', 'approved_by', 'expires'] as const;
 const AUTHORIZE: readonly Authorize[] = ['permit', 'online', 'permit+online', 'none', 'deny'];
 /** Methods that are safe to repeat, so their permits are reusable unless single_use says otherwise. */
