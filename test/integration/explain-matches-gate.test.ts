@@ -115,6 +115,7 @@ const TABLES: { fixture: string; maxBoundBody?: string; rows: Row[] }[] = [
         name: 'a permit tool with its body-bound permit', method: 'POST', url: 'http://api.test/mcp', body: createBody, call: { method: 'tools/call', tool: 'create_issue' },
         permit: (ws) => signPermit(ws.issuer, permitClaims({ surface: 'issues', action: 'create', htm: 'POST', htu: 'http://api.test/mcp', extra: { req: { htm: 'POST', htu: 'http://api.test/mcp', bdh: sha(createBody) } } })),
       },
+      { name: 'an unlisted tool over HTTPS (intercepted)', method: 'POST', url: 'https://api.test/mcp', body: rpc('tools/call', { name: 'delete_repo' }), call: { method: 'tools/call', tool: 'delete_repo' } },
       { name: 'a batch', method: 'POST', url: 'http://api.test/mcp', body: `[${createBody}]` },
       { name: 'a response POSTed by the client', method: 'POST', url: 'http://api.test/mcp', body: '{"jsonrpc":"2.0","id":1,"result":{}}' },
       { name: 'a body past max_bound_body', method: 'POST', url: 'http://api.test/mcp', body: rpc('tools/call', { name: 'x'.repeat(300) }) },
