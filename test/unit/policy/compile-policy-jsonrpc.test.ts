@@ -41,6 +41,16 @@ describe('compilePolicy: jsonrpc specificity', () => {
     assert.equal(q.match(POST_MCP, call('tools/call', 'x'))?.action, 'exact');
   });
 
+  it('a jsonrpc clause weighs more than an explicit port and a scheme', () => {
+    const q = compile([
+      route({ action: 'port', match: { host: 'mcp.test', path: '/mcp', methods: ['POST'], ports: [8080], scheme: 'http' } }),
+      rpc('clause', { method: '*' }, { ports: '*' }),
+    ]);
+    const at8080 = normalizeRequest({ method: 'POST', target: 'http://mcp.test:8080/mcp' });
+    assert.equal(q.routesByBody(at8080), true);
+    assert.equal(q.match(at8080, call('initialize'))?.action, 'clause');
+  });
+
   it('a call no clause names falls to the route without one, or is unmatched', () => {
     assert.equal(compile([rpc('create', { method: 'tools/call', tool: 'create_issue' })]).match(POST_MCP, call('tools/call', 'other')), undefined);
   });
