@@ -12,7 +12,8 @@ import type { Logger } from '../proxy/observe/logger.js';
 import type { DeciderPort } from '../proxy/pipeline/ports.js';
 import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../policy/normalize-request.js';
 import { issuePermit } from '../policy/permits/issue-permit.js';
-import type { CompiledPolicy, Route } from '../policy/types.js';
+import { readJsonRpcClaim } from '../policy/parse-jsonrpc-call.js';
+import type { CompiledPolicy, JsonRpcCall, Route } from '../policy/types.js';
 import { problem, type Answer } from './arbiter-reasons.js';
 import type { BreakGlass } from './break-glass.js';
 import type { Approver, Caller } from './callers.js';
@@ -138,7 +139,13 @@ export class PermitAuthority {
         url = r.url.toLowerCase();
       } else {
         const n = normalizeRequest({ method, target: r.url });
-        route = policy.match(n);
+        // A route chosen by the JSON-RPC call in the body (SPEC §4) needs the call named: the
+        // body itself never comes here, only its digest.
+        const call: JsonRpcCall | undefined = r.jsonrpc !== undefined ? readJsonRpcClaim(r.jsonrpc) : undefined;
+        if (call === undefined && policy.routesByBody(n)) {
+          return bad('the route of this request is chosen by the JSON-RPC call in its body: name it in request.jsonrpc {"method", "tool"}');
+        }
+        route = policy.match(n, call);
         url = r.url;
       }
     } catch (e) {

@@ -11,11 +11,16 @@
  * (exact host beats wildcard). Within a bucket, routes with equal keys never fit one request:
  * compile refuses such pairs as a ConfigError naming both places. Equal-key routes that cannot
  * overlap are ordered by file, line and column, so the order never depends on load order.
+ *
+ * JSON-RPC: a route with a `jsonrpc` clause fits only the call its body holds. Which requests
+ * need their body read to be routed is known at load: the hosts whose buckets hold such a
+ * route, and only POST (the one method such a route takes). Every other request pays one
+ * string comparison or a Set lookup for it, and its body is never read to be matched.
  */
 import { createHash } from 'node:crypto';
-import type { CompiledPolicy, NormalizedRequest, PolicyException, Route } from './types.js';
+import type { CompiledPolicy, JsonRpcCall, NormalizedRequest, PolicyException, Route } from './types.js';
 import { ConfigError, type ConfigProblem } from './config-error.js';
-import { compareSpecificity, compileRoute, portFits, requestFits, sharedRequest, tunnelPortFits, type CompiledRoute } from './compiled-route.js';
+import { callFits, compareSpecificity, compileRoute, portFits, requestFits, sharedRequest, tunnelPortFits, type CompiledRoute } from './compiled-route.js';
 import { normalizeHost } from './normalize-request.js';
 
 export interface PolicyInput {
@@ -28,6 +33,9 @@ export interface PolicyInput {
 interface HostIndex {
   exact: Map<string, CompiledRoute[]>;
   wildcard: Map<string, CompiledRoute[]>;
+  /** Keys of the `exact` and `wildcard` buckets that hold a route with a `jsonrpc` clause. */
+  jsonrpcExact: Set<string>;
+  jsonrpcWildcard: Set<string>;
 }
 
 const NONE: readonly CompiledRoute[] = Object.freeze([]);
@@ -41,8 +49,9 @@ function bySourceOrder(a: CompiledRoute, b: CompiledRoute): number {
 }
 
 function buildIndex(routes: CompiledRoute[]): HostIndex {
-  const index: HostIndex = { exact: new Map(), wildcard: new Map() };
+  const index: HostIndex = { exact: new Map(), wildcard: new Map(), jsonrpcExact: new Set(), jsonrpcWildcard: new Set() };
   for (const c of routes) {
+    if (c.jsonrpc) (c.wildcard ? index.jsonrpcWildcard : index.jsonrpcExact).add(c.hostKey);
     const map = c.wildcard ? index.wildcard : index.exact;
     const bucket = map.get(c.hostKey);
     if (bucket) bucket.push(c);
@@ -93,6 +102,15 @@ function findFor(index: HostIndex, host: string, hostIsIp: boolean, fits: (c: Co
   if (dot <= 0) return undefined;
   for (const c of index.wildcard.get(host.slice(dot + 1)) ?? NONE) if (fits(c)) return c.route;
   return undefined;
+}
+
+/** Whether a bucket the host's requests are matched in holds a route with a `jsonrpc` clause (set lookups only). */
+function mayRouteByBody(index: HostIndex, host: string, hostIsIp: boolean): boolean {
+  if (index.jsonrpcExact.size === 0 && index.jsonrpcWildcard.size === 0) return false;
+  if (index.jsonrpcExact.has(host)) return true;
+  if (hostIsIp) return false;
+  const dot = host.indexOf('.');
+  return dot > 0 && index.jsonrpcWildcard.has(host.slice(dot + 1));
 }
 
 /** A CONNECT host as routes name it, or undefined when it is no valid host. */
@@ -180,9 +198,16 @@ export function compilePolicy(input: PolicyInput, opts: { nowMs: number }): Comp
     routes,
     exceptions,
     warnings: Object.freeze(warningsFor(exceptions, routes, opts.nowMs)),
-    match(req: NormalizedRequest): Route | undefined {
+    match(req: NormalizedRequest, call?: JsonRpcCall): Route | undefined {
       const segs = req.path.slice(1).split('/');
-      return findFor(http, req.host, req.hostIsIp, (c) => requestFits(c, req.scheme, req.port, req.method, segs));
+      return findFor(http, req.host, req.hostIsIp, (c) => requestFits(c, req.scheme, req.port, req.method, segs) && callFits(c, call));
+    },
+    routesByBody(req: NormalizedRequest): boolean {
+      if (req.method !== 'POST' || !mayRouteByBody(http, req.host, req.hostIsIp)) return false;
+      const segs = req.path.slice(1).split('/');
+      // The first route the request fits, its body aside: when it has no jsonrpc clause it
+      // wins whatever the body holds (every jsonrpc route it fits comes later, less specific).
+      return findFor(http, req.host, req.hostIsIp, (c) => requestFits(c, req.scheme, req.port, req.method, segs))?.match.jsonrpc !== undefined;
     },
     canMatchAuthority(host: string, port: number): boolean {
       const h = connectHost(host);

@@ -11,11 +11,12 @@
  *      different path parts differ at or before the shorter one's end, and the fields after
  *      the path are compared only between routes of the same path shape;
  *   3. methods: a named list (1) over "*" (0);
- *   4. ports: an explicit list (2) over the scheme's default (1) over "*" (0);
- *   5. scheme: named (1) over unnamed (0).
+ *   4. jsonrpc: a named tool (3) over a named method (2) over `method: "*"` (1) over no clause (0);
+ *   5. ports: an explicit list (2) over the scheme's default (1) over "*" (0);
+ *   6. scheme: named (1) over unnamed (0).
  * Routes with equal keys that can both match one request are a conflict (compile-policy).
  */
-import type { Route } from './types.js';
+import type { JsonRpcCall, Route } from './types.js';
 import { normalizeSegment } from './normalize-path.js';
 import { DEFAULT_PORT, type Scheme } from './normalize-request.js';
 
@@ -38,7 +39,16 @@ export interface CompiledRoute {
   readonly methods: ReadonlySet<string> | '*';
   /** undefined: the default port of the route's scheme, else of the request's. */
   readonly ports: ReadonlySet<number> | '*' | undefined;
+  /** The `jsonrpc` clause; undefined: the route does not look at the body. */
+  readonly jsonrpc: Route['match']['jsonrpc'];
   readonly key: readonly number[];
+}
+
+/** The specificity of a route's `jsonrpc` clause (key field 4). */
+function jsonRpcRank(j: Route['match']['jsonrpc']): number {
+  if (j === undefined) return 0;
+  if (j.method === '*') return 1;
+  return j.tool === undefined ? 2 : 3;
 }
 
 /** Compiles one route; returns an error message when its path can never match a normalized path. */
@@ -68,6 +78,7 @@ export function compileRoute(route: Route): CompiledRoute | { error: string } {
     ...segments.map((s) => (s === null ? PARAM : LITERAL)),
     rest ? REST : END,
     methods === '*' ? 0 : 1,
+    jsonRpcRank(route.match.jsonrpc),
     ports === '*' ? 0 : ports === undefined ? 1 : 2,
     scheme ? 1 : 0,
   ];
@@ -79,6 +90,7 @@ export function compileRoute(route: Route): CompiledRoute | { error: string } {
     rest,
     methods: methods === '*' ? '*' : new Set(methods),
     ports: ports === '*' ? '*' : ports === undefined ? undefined : new Set(ports),
+    jsonrpc: route.match.jsonrpc,
     key,
   };
 }
@@ -129,6 +141,30 @@ export function requestFits(c: CompiledRoute, scheme: Scheme, port: number, meth
   return true;
 }
 
+/**
+ * Whether the route's `jsonrpc` clause accepts the call the body held: a route without one
+ * accepts any request; one with a clause accepts only a call (never a request whose body was
+ * not read) of its method and, when it names one, its tool.
+ */
+export function callFits(c: CompiledRoute, call: JsonRpcCall | undefined): boolean {
+  const j = c.jsonrpc;
+  if (j === undefined) return true;
+  if (call === undefined) return false;
+  if (j.method !== '*' && j.method !== call.method) return false;
+  return j.tool === undefined || j.tool === call.tool;
+}
+
+/** A call both clauses accept (as text for a conflict message), null when there is none; '' when neither route has a clause. */
+function sharedCall(a: CompiledRoute, b: CompiledRoute): string | null {
+  const x = a.jsonrpc;
+  const y = b.jsonrpc;
+  if (x === undefined && y === undefined) return '';
+  // Equal keys: both have a clause of the same rank.
+  if (x === undefined || y === undefined) return null;
+  if (x.method !== y.method || x.tool !== y.tool) return null;
+  return ` (JSON-RPC ${x.method === '*' ? 'any method' : x.method}${x.tool !== undefined ? ` tool ${x.tool}` : ''})`;
+}
+
 /** Some scheme for which both routes accept a common port, or undefined. */
 function commonPort(a: CompiledRoute, b: CompiledRoute): { scheme: Scheme; port: number } | undefined {
   for (const s of SCHEMES) {
@@ -162,9 +198,11 @@ export function sharedRequest(a: CompiledRoute, b: CompiledRoute): string | unde
     if (common.length === 0) return undefined;
     method = common[0] as string;
   }
+  const call = sharedCall(a, b);
+  if (call === null) return undefined;
   const at = commonPort(a, b);
   if (at === undefined) return undefined;
   const host = `${a.wildcard ? 'x.' : ''}${a.hostKey.includes(':') ? `[${a.hostKey}]` : a.hostKey}`;
   if (a.route.tunnel) return `CONNECT ${host}:${at.port}`;
-  return `${method} ${at.scheme}://${host}:${at.port}/${segs.join('/')}`;
+  return `${method} ${at.scheme}://${host}:${at.port}/${segs.join('/')}${call}`;
 }

@@ -6,8 +6,9 @@
 import type { Node } from 'yaml';
 import { readBool, readDuration, readEnum, readString, readStringList } from './read-fields.js';
 import { checkHostPattern, checkPathPattern } from './route-pattern.js';
+import { TOOLS_CALL } from './parse-jsonrpc-call.js';
 import { resolveSecretRef } from './resolve-secret.js';
-import type { Authorize, GateMode, OnSilence, PolicyException, Route } from './types.js';
+import type { Authorize, GateMode, JsonRpcMatch, OnSilence, PolicyException, Route } from './types.js';
 import { scalarValue, seqItems, YamlSource, type Fields } from './yaml-source.js';
 
 export interface RouteMapOptions {
@@ -21,7 +22,8 @@ export interface ParsedRouteMap {
 }
 
 const ROUTE_KEYS = ['surface', 'action', 'match', 'authorize', 'single_use', 'bind_body', 'bind_query', 'credentials', 'mode', 'must_enforce', 'on_silence', 'pause_max', 'tunnel'] as const;
-const MATCH_KEYS = ['scheme', 'host', 'port', 'method', 'path'] as const;
+const MATCH_KEYS = ['scheme', 'host', 'port', 'method', 'path', 'jsonrpc'] as const;
+const JSONRPC_KEYS = ['method', 'tool'] as const;
 const EXCEPTION_KEYS = ['id', 'surface', 'action', 'reason', 'approved_by', 'expires'] as const;
 const AUTHORIZE: readonly Authorize[] = ['permit', 'online', 'permit+online', 'none', 'deny'];
 /** Methods that are safe to repeat, so their permits are reusable unless single_use says otherwise. */
@@ -29,7 +31,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** Route-map keys the loader accepts (the schema test checks each one is documented). */
-export const ROUTE_MAP_KEYS = { top: ['routes', 'exceptions'], route: ROUTE_KEYS, match: MATCH_KEYS, credentials: ['header', 'value'], exception: EXCEPTION_KEYS } as const;
+export const ROUTE_MAP_KEYS = { top: ['routes', 'exceptions'], route: ROUTE_KEYS, match: MATCH_KEYS, jsonrpc: JSONRPC_KEYS, credentials: ['header', 'value'], exception: EXCEPTION_KEYS } as const;
 
 /**
  * Validates one route-map file's text. Throws ConfigError with every problem found, each
@@ -76,9 +78,11 @@ function readRoute(src: YamlSource, item: Node | null, opts: RouteMapOptions, pa
   const bindQuery = readBool(f, 'bind_query', false);
   const credentials = f.has('credentials') ? readCredentials(src, f, opts) : undefined;
   if (tunnel && match) {
-    if (match.methods !== '*') f.problem('match', 'route: a tunnel route matches scheme, host and port only; its method must be "*" or omitted');
+    // (A jsonrpc clause made its method POST: the one problem is the clause.)
+    if (match.methods !== '*' && !match.jsonrpc) f.problem('match', 'route: a tunnel route matches scheme, host and port only; its method must be "*" or omitted');
     if (match.path !== '/**') f.problem('match', 'route: a tunnel route matches scheme, host and port only; its path must be "/**" or omitted');
     if (match.scheme === 'http') f.problem('match', 'route: a tunnel route carries TLS; its scheme must be https or omitted');
+    if (match.jsonrpc) f.problem('match', 'route: a tunnel route cannot match "jsonrpc" (the gate does not see inside the tunnel)');
   }
   if (tunnel && (bindBody || bindQuery)) f.problem(bindBody ? 'bind_body' : 'bind_query', 'route: a tunnel route cannot bind the body or query (the gate does not see inside the tunnel)');
   if (tunnel && f.has('credentials')) f.problem('credentials', 'route: a tunnel route cannot set credentials (the gate does not see inside the tunnel)');
@@ -114,9 +118,37 @@ function readMatch(src: YamlSource, route: Fields): Route['match'] | undefined {
     else path = p.path;
   }
   const ports = readPorts(src, f);
-  const methods = readMethods(src, f);
-  if (host === undefined || ports === null || methods === undefined) return undefined;
-  return { ...(scheme ? { scheme } : {}), host, ...(ports !== undefined ? { ports } : {}), methods, path };
+  let methods = readMethods(src, f);
+  const jsonrpc = f.has('jsonrpc') ? readJsonRpc(src, f) : undefined;
+  if (f.has('jsonrpc')) {
+    // JSON-RPC over HTTP is POSTed (MCP's streamable HTTP included); its GET (a server's event
+    // stream) and DELETE (the end of a session) carry no call and need a route of their own.
+    if (!f.has('method') || f.value('method') == null) methods = ['POST'];
+    else if (methods !== undefined && (methods === '*' || methods.length !== 1 || methods[0] !== 'POST')) {
+      f.problem('method', 'match: a route with "jsonrpc" matches JSON-RPC requests, which are POSTed: its method must be POST or omitted');
+      methods = undefined;
+    }
+  }
+  if (host === undefined || ports === null || methods === undefined || jsonrpc === null) return undefined;
+  return { ...(scheme ? { scheme } : {}), host, ...(ports !== undefined ? { ports } : {}), methods, path, ...(jsonrpc ? { jsonrpc } : {}) };
+}
+
+/**
+ * `match.jsonrpc` (SPEC §4): `method` (a JSON-RPC method or "*"), and `tool` (`params.name`)
+ * only with `method: tools/call`, where it means something; `tool: "*"` is the same as no
+ * tool. null: invalid (already reported).
+ */
+function readJsonRpc(src: YamlSource, match: Fields): JsonRpcMatch | null {
+  const f = src.map(match.value('jsonrpc'), JSONRPC_KEYS, 'jsonrpc', match.at('jsonrpc'));
+  if (!f) return null;
+  const method = readString(f, 'method', { required: true });
+  const tool = readString(f, 'tool');
+  if (method === undefined || (f.has('tool') && tool === undefined)) return null;
+  if (tool !== undefined && method !== TOOLS_CALL) {
+    f.problem('tool', `jsonrpc: "tool" matches params.name of a tools/call request; it needs "method: tools/call" (got ${JSON.stringify(method)})`);
+    return null;
+  }
+  return { method, ...(tool !== undefined && tool !== '*' ? { tool } : {}) };
 }
 
 /** undefined: not given (the scheme's default port); null: invalid (already reported). */

@@ -98,6 +98,8 @@ export interface Route {
     methods: string[] | '*';
     /** The path pattern as written (default "/**"). */
     path: string;
+    /** The body must be one JSON-RPC 2.0 request of this method (and tool); such a route matches POST only. */
+    jsonrpc?: JsonRpcMatch;
   };
   authorize: Authorize;
   singleUse: boolean;
@@ -110,6 +112,23 @@ export interface Route {
   pauseMaxMs: number;
   tunnel: boolean;
   where: SourcePos;
+}
+
+/**
+ * A route's `match.jsonrpc` (SPEC §4): the JSON-RPC method, or "*" for any; `tool` (only with
+ * method `tools/call`) the `params.name` it must have. `tool: "*"` is stored as no tool.
+ */
+export interface JsonRpcMatch {
+  method: string | '*';
+  tool?: string;
+}
+
+/** What the gate read from a JSON-RPC request body: its method and, for `tools/call`, the tool (`params.name`). */
+export interface JsonRpcCall {
+  method: string;
+  tool?: string;
+  /** A notification (no `id`): the server sends no answer. */
+  notification: boolean;
 }
 
 export interface PolicyException {
@@ -177,8 +196,17 @@ export interface CompiledPolicy {
   exceptions: readonly PolicyException[];
   /** Warnings `check` prints (expired exceptions, …). */
   warnings: readonly string[];
-  /** The most specific route for the request, or undefined (ROUTE_UNMATCHED). */
-  match(req: NormalizedRequest): Route | undefined;
+  /**
+   * The most specific route for the request, or undefined (ROUTE_UNMATCHED). `call` is the
+   * JSON-RPC request its body holds; without it, routes with a `jsonrpc` clause never match.
+   */
+  match(req: NormalizedRequest, call?: JsonRpcCall): Route | undefined;
+  /**
+   * True when the body chooses the route: the most specific route that the request's scheme,
+   * host, port, method and path fit has a `jsonrpc` clause. The gate then reads the body, and
+   * refuses one that is not a JSON-RPC request; for any other request it reads nothing.
+   */
+  routesByBody(req: NormalizedRequest): boolean;
   /** True when some route could match a request to scheme-less host:port (decided at CONNECT). */
   canMatchAuthority(host: string, port: number): boolean;
   /** The tunnel route for a CONNECT host:port, if one matches. */

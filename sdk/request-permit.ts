@@ -6,6 +6,7 @@
  * The fetch functions are typed structurally, so Node's global fetch and undici's both fit.
  */
 import { createHash } from 'node:crypto';
+import { jsonRpcCallIn } from '../policy/parse-jsonrpc-call.js';
 
 /** What requestPermit needs of a fetch: Node's global fetch and undici's fetch both fit. */
 export type FetchLike = (input: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<{
@@ -23,7 +24,7 @@ export interface RequestPermitOptions {
   gate: string;
   method: string;
   url: string;
-  /** The body to be sent: its SHA-256 is what the permit binds. */
+  /** The body to be sent: its SHA-256 is what the permit binds; a JSON-RPC request's method and tool are named to the arbiter too. */
   body?: string | Uint8Array;
   idempotencyKey?: string;
   txn?: string;
@@ -61,12 +62,16 @@ export async function requestPermit(o: RequestPermitOptions): Promise<IssuedPerm
   const base = o.arbiter.replace(/\/+$/, '');
   const headers = { authorization: `Bearer ${o.token}`, 'content-type': 'application/json', accept: 'application/json' };
   const u = new URL(o.url);
+  // A JSON-RPC request body (an MCP tool call) is named by its call, which routes on that
+  // endpoint choose by; the arbiter never sees the body, only its digest.
+  const call = o.body !== undefined ? jsonRpcCallIn(o.body) : undefined;
   const body = JSON.stringify({
     gate: o.gate,
     request: {
       method: o.method.toUpperCase(), url: o.url,
       ...(o.body !== undefined ? { body_sha256: createHash('sha256').update(o.body).digest('base64url') } : {}),
       ...(u.search !== '' ? { query_sha256: createHash('sha256').update(u.search.slice(1)).digest('base64url') } : {}),
+      ...(call ? { jsonrpc: { method: call.method, ...(call.tool !== undefined ? { tool: call.tool } : {}) } } : {}),
     },
     ...(o.idempotencyKey !== undefined ? { idempotency_key: o.idempotencyKey } : {}),
     ...(o.txn !== undefined ? { txn: o.txn } : {}),

@@ -91,7 +91,13 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
       const out = {
         input: { method, url },
         request: req ? { ...req, query: req.query === null ? null : { sha256: sha256(req.query) } } : null,
-        route: d.route ? { surface: d.route.surface, action: d.route.action, authorize: d.route.authorize, single_use: d.route.singleUse, bind_body: d.route.bindBody, bind_query: d.route.bindQuery, tunnel: d.route.tunnel, mode: modeFor(d.route, config.gate.mode), where: `${d.route.where.file}:${d.route.where.line}:${d.route.where.col}` } : null,
+        // The JSON-RPC request the body held, as the decision receipt records it (null: routes did not read the body).
+        jsonrpc: a.jsonrpc ? { method: a.jsonrpc.method, tool: a.jsonrpc.tool ?? null, notification: a.jsonrpc.notification } : null,
+        route: d.route ? {
+          surface: d.route.surface, action: d.route.action, authorize: d.route.authorize, single_use: d.route.singleUse, bind_body: d.route.bindBody, bind_query: d.route.bindQuery,
+          jsonrpc: d.route.match.jsonrpc ? { method: d.route.match.jsonrpc.method, tool: d.route.match.jsonrpc.tool ?? null } : null,
+          tunnel: d.route.tunnel, mode: modeFor(d.route, config.gate.mode), where: `${d.route.where.file}:${d.route.where.line}:${d.route.where.col}`,
+        } : null,
         policy: { version: policy.version, digest: policy.digest },
         checks,
         decision: d.decision, reason: d.reason, detail: d.detail,

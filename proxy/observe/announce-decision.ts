@@ -4,7 +4,7 @@
  * canonical `egress.decision` line: PERMITs that were enforced at info, everything else at
  * warn, always with the receipt id (null only for RECEIPT_UNAVAILABLE).
  */
-import type { Decision } from '../../policy/types.js';
+import type { Decision, JsonRpcCall } from '../../policy/types.js';
 import type { Logger } from './logger.js';
 import type { GateMetrics } from './metrics.js';
 
@@ -13,6 +13,8 @@ export interface DecisionContext {
   url: string | null;
   /** process.hrtime.bigint() at arrival, for the line's `ms`. */
   started?: bigint;
+  /** The JSON-RPC call the body held, when routes chose by it. */
+  jsonrpc?: JsonRpcCall;
 }
 
 /** Counts one decision and writes its canonical log line. */
@@ -27,6 +29,7 @@ export function announceDecision(
     msg: 'egress.decision', decision: d.decision, reason: d.reason, enforced, receipt: receipt ?? null,
     surface: d.surface ?? null, action: d.action ?? null, method: ctx.method, url: ctx.url,
     detail: d.detail, jti: d.permit?.jti ?? null,
+    ...(ctx.jsonrpc ? { jsonrpc: { method: ctx.jsonrpc.method, tool: ctx.jsonrpc.tool ?? null } } : {}),
     ...(ctx.started !== undefined ? { ms: Number(process.hrtime.bigint() - ctx.started) / 1e6 } : {}),
   };
   deps.log[level](line);

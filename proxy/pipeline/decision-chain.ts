@@ -1,5 +1,6 @@
 /**
- * The one decision chain: parse → policy → match → destination → body → authorize → decide.
+ * The one decision chain: parse → policy → [JSON-RPC body] → match → destination → body →
+ * authorize → decide.
  * Every arrival that can be decided goes through {@link DecisionChain} (decideRequest,
  * decideConnect) — requests on the
  * proxy port, requests inside an intercepted CONNECT, tunnel routes at CONNECT, WebSocket
@@ -12,10 +13,14 @@
  * - PERMIT comes only from authorize() (explicit branches) and is forwarded only when decide()
  *   says so; what may then leave is decided by record.ts, which alone issues a Clearance.
  * - The normalized request is what matching, permit binding and forwarding all read.
+ * - A body read here (a JSON-RPC route's call, a body-bound permit's digest) is read once, kept
+ *   in the attempt and forwarded as read: the bytes matched and bound are the bytes sent.
  */
 import { createHash } from 'node:crypto';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
-import type { CompiledPolicy, Decision, GateConfig, NormalizedRequest, Route } from '../../policy/types.js';
+import { parseJsonRpcCall } from '../../policy/parse-jsonrpc-call.js';
+import { RequestInvalidError } from '../../policy/request-invalid-error.js';
+import type { CompiledPolicy, Decision, GateConfig, JsonRpcCall, NormalizedRequest, Route } from '../../policy/types.js';
 import { authorize, type AuthorizeDeps } from './authorize.js';
 import { decide, type Verdict } from './decide.js';
 import { parseConnect, parseRequest, type Arrival, type RequestHead } from './parse-request.js';
@@ -52,8 +57,10 @@ export interface Attempt {
   idempotencyKey?: string;
   querySha256?: string;
   bodySha256?: string;
-  /** A body read whole (bind_body); otherwise the body is streamed when forwarded. */
+  /** A body read whole (a JSON-RPC route's call, bind_body): forwarded as read; otherwise the body is streamed when forwarded. */
   body?: Buffer;
+  /** The JSON-RPC request the body held, when routes chose by it. */
+  jsonrpc?: JsonRpcCall;
   /** The checked address to connect to; unset when the name did not resolve (resolved again before forwarding). */
   address?: string;
   /** Set when a single-use permit was claimed: record.ts releases it. */
@@ -81,6 +88,11 @@ function bearer(value: string | undefined): string | undefined {
 }
 
 const INTERCEPT = Symbol('intercept');
+
+/** `tools/call tool create_issue`, `initialize`, `notifications/initialized (notification)`. */
+function describeCall(c: JsonRpcCall): string {
+  return `${c.method}${c.tool !== undefined ? ` tool ${c.tool}` : ''}${c.notification ? ' (notification)' : ''}`;
+}
 
 /** The one decision chain, built once with its dependencies. */
 export class DecisionChain {
@@ -135,8 +147,23 @@ export class DecisionChain {
     if (r.query !== null) a.querySha256 = sha256(r.query);
     const policy = this.policyOrNull(a);
     if (!policy) return make('POLICY_UNAVAILABLE', 'no fresh route maps are loaded');
-    const route = policy.match(r);
-    if (!route) return this.unmatched(r);
+    // Only a request whose route its body chooses has it read here (known from the compiled
+    // routes, without looking at the body); any other body is streamed when forwarded.
+    if (policy.routesByBody(r)) {
+      const refused = await this.readWhole(a, input.body);
+      if (refused) return refused;
+      try {
+        a.jsonrpc = parseJsonRpcCall(a.body!);
+      } catch (e) {
+        if (!(e instanceof RequestInvalidError)) throw e;
+        a.close = true;
+        this.trace('jsonrpc', e.message);
+        return make('REQUEST_INVALID', e.message);
+      }
+      this.trace('jsonrpc', describeCall(a.jsonrpc));
+    }
+    const route = policy.match(r, a.jsonrpc);
+    if (!route) return this.unmatched(r, a.jsonrpc);
     return this.afterMatch(a, policy, route, input.body);
   }
 
@@ -176,9 +203,35 @@ export class DecisionChain {
     return policy;
   }
 
-  private unmatched(r: NormalizedRequest): Decision {
+  private unmatched(r: NormalizedRequest, call: JsonRpcCall | undefined): Decision {
     this.trace('match', 'no route');
-    return make('ROUTE_UNMATCHED', `no route matches ${r.method} ${r.url}`);
+    return make('ROUTE_UNMATCHED', `no route matches ${r.method} ${r.url}${call ? ` (JSON-RPC ${describeCall(call)})` : ''}`);
+  }
+
+  /**
+   * Reads the whole body into the attempt, up to max_bound_body, and its digest; a Decision
+   * when it cannot be (too large, or the client left half-way: the connection then closes).
+   */
+  private async readWhole(a: Attempt, body: BodySource, route?: Route): Promise<Decision | undefined> {
+    const max = this.deps.config.limits.maxBoundBody;
+    try {
+      if (body.contentLength !== undefined && body.contentLength > max) throw new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`);
+      a.body = await body.read(max);
+    } catch (e) {
+      if (e instanceof BodyAbortedError) {
+        // The client left half-way: what it sent is no request (REQUEST_INVALID), and the gate did not fail.
+        a.close = true;
+        this.trace('body', e.message);
+        return make('REQUEST_INVALID', e.message, route);
+      }
+      if (!(e instanceof BodyTooLargeError)) throw e;
+      a.close = true;
+      this.trace('body', e.message);
+      return make('BODY_TOO_LARGE', e.message, route);
+    }
+    a.bodySha256 = sha256(a.body);
+    this.trace('body', `${a.body.length} bytes, sha256 ${a.bodySha256}`);
+    return undefined;
   }
 
   /** destination → body → authorize: the stages after a route matched, for requests and tunnel routes alike. */
@@ -194,25 +247,9 @@ export class DecisionChain {
     // recorded) first, and the forwarder resolves again before it connects.
     if (dest.ok) a.address = dest.address;
 
-    if (body && route.bindBody && route.authorize !== 'none' && route.authorize !== 'deny') {
-      const max = this.deps.config.limits.maxBoundBody;
-      try {
-        if (body.contentLength !== undefined && body.contentLength > max) throw new BodyTooLargeError(`the body exceeds max_bound_body (${max} bytes)`);
-        a.body = await body.read(max);
-      } catch (e) {
-        if (e instanceof BodyAbortedError) {
-          // The client left half-way: what it sent is no request (REQUEST_INVALID), and the gate did not fail.
-          a.close = true;
-          this.trace('body', e.message);
-          return make('REQUEST_INVALID', e.message, route);
-        }
-        if (!(e instanceof BodyTooLargeError)) throw e;
-        a.close = true;
-        this.trace('body', e.message);
-        return make('BODY_TOO_LARGE', e.message, route);
-      }
-      a.bodySha256 = sha256(a.body);
-      this.trace('body', `${a.body.length} bytes, sha256 ${a.bodySha256}`);
+    if (body && a.body === undefined && route.bindBody && route.authorize !== 'none' && route.authorize !== 'deny') {
+      const refused = await this.readWhole(a, body, route);
+      if (refused) return refused;
     }
 
     const out = await authorize({

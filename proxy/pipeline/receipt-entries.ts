@@ -3,7 +3,7 @@
  * appends. Only digests of queries and bodies, never header values, query strings, bodies,
  * permits or secrets (the credential's name only).
  */
-import type { CompiledPolicy, Decision, NormalizedRequest } from '../../policy/types.js';
+import type { CompiledPolicy, Decision, JsonRpcCall, NormalizedRequest } from '../../policy/types.js';
 
 export interface DecisionRecordInput {
   policy?: Pick<CompiledPolicy, 'version' | 'digest'>;
@@ -13,6 +13,8 @@ export interface DecisionRecordInput {
   querySha256?: string;
   bodySha256?: string;
   idempotencyKey?: string;
+  /** The JSON-RPC request the body held, when routes chose by it (SPEC §4). */
+  jsonrpc?: JsonRpcCall;
   subject?: string;
   verdict: { decision: Decision; enforced: boolean };
   /** The name of the secret set on PERMIT, if any. */
@@ -36,6 +38,7 @@ export function decisionReceipt(i: DecisionRecordInput): Record<string, unknown>
           idempotency_key: i.idempotencyKey ?? null,
         }
       : { method: i.method ?? null, url: null, query_sha256: null, body_sha256: null, idempotency_key: null },
+    jsonrpc: i.jsonrpc ? { method: i.jsonrpc.method, tool: i.jsonrpc.tool ?? null } : null,
     subject: i.subject ?? null,
     surface: d.surface ?? null,
     action: d.action ?? null,

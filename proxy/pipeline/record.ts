@@ -79,7 +79,7 @@ export class Recorder {
     try {
       const { id } = await this.deps.receipts.append(decisionReceipt({
         policy: a.policy, request: a.request, method: a.method, querySha256: a.querySha256, bodySha256: a.bodySha256,
-        idempotencyKey: a.idempotencyKey, subject: this.deps.config.gate.subject, verdict,
+        idempotencyKey: a.idempotencyKey, jsonrpc: a.jsonrpc, subject: this.deps.config.gate.subject, verdict,
         credential: a.credential?.secret, spent: a.claimedJti !== undefined,
       }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
@@ -144,6 +144,6 @@ export class Recorder {
   }
 
   private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined): void {
-    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started });
+    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started, jsonrpc: a.jsonrpc });
   }
 }

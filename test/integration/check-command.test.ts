@@ -115,6 +115,17 @@ describe('egress-gate check', () => {
     assert.ok(r.stderr.includes(`${path.join(dir, 'routes/a.yaml')}:2`) && r.stderr.includes(`${path.join(dir, 'routes/b.yaml')}:3`), r.stderr);
   });
 
+  it('names both places of two routes for the same MCP tool, and passes two tools of one endpoint', async () => {
+    const tool = (action: string, name: string) => `  - surface: mcp\n    action: ${action}\n    match: {host: mcp.test, path: /mcp, jsonrpc: {method: tools/call, tool: ${name}}}\n    authorize: none\n`;
+    const ok = workspace('jsonrpc-ok', { 'egress-gate.yaml': CONFIG, 'routes/a.yaml': `routes:\n${tool('a', 'create_issue')}${tool('b', 'delete_repo')}` });
+    assert.equal((await run(['--config', 'egress-gate.yaml'], ok)).code, 0);
+    const dir = workspace('jsonrpc-conflict', { 'egress-gate.yaml': CONFIG, 'routes/a.yaml': `routes:\n${tool('a', 'create_issue')}`, 'routes/b.yaml': `# another team\nroutes:\n${tool('b', 'create_issue')}` });
+    const r = await run(['--config', 'egress-gate.yaml'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(`${path.join(dir, 'routes/a.yaml')}:2:5: route mcp/a conflicts with route mcp/b at ${path.join(dir, 'routes/b.yaml')}:3`), r.stderr);
+    assert.match(r.stderr, /\(JSON-RPC tools\/call tool create_issue\)/);
+  });
+
   it('validates the rest of a config whose routes are a remote bundle, saying it is not fetched', async () => {
     const dir = workspace('remote', { 'egress-gate.yaml': 'policy:\n  routes: https://policy.example/b.jws\n  bundle_keys: ./k.json\n' });
     const r = await run(['--config', 'egress-gate.yaml'], dir);

@@ -19,9 +19,13 @@ const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), '..'
 const run = promisify(execFile);
 const sha = (b: string) => crypto.createHash('sha256').update(b).digest('base64url');
 
-interface Row { name: string; method: string; url: string; headers?: Record<string, string>; body?: string; permit?: (ws: GateWorkspace) => string }
+interface Row {
+  name: string; method: string; url: string; headers?: Record<string, string>; body?: string; permit?: (ws: GateWorkspace) => string;
+  /** The JSON-RPC call both must name (routes chose by the body). */
+  call?: { method: string; tool: string | null };
+}
 
-interface Seen { decision: string; reason: string; detail: string }
+interface Seen { decision: string; reason: string; detail: string; jsonrpc?: unknown }
 
 /** The gate's decision log line for `receipt` (the log is written asynchronously: waits for it). */
 async function gateDecision(gate: GateProcess, receipt: string): Promise<Seen> {
@@ -29,7 +33,7 @@ async function gateDecision(gate: GateProcess, receipt: string): Promise<Seen> {
     for (const line of gate.output().split('\n')) {
       if (!line.includes('"egress.decision"')) continue;
       const j = JSON.parse(line);
-      if (j.receipt === receipt) return { decision: j.decision, reason: j.reason, detail: j.detail };
+      if (j.receipt === receipt) return { decision: j.decision, reason: j.reason, detail: j.detail, jsonrpc: j.jsonrpc ?? null };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -65,11 +69,13 @@ function explained(ws: GateWorkspace, row: Row, permit: string | undefined): See
   const r = cli([...args, row.method, row.url]);
   assert.equal(r.code, 0, `${row.name}: explain exits 0 (${r.stderr})`);
   const j = JSON.parse(r.stdout);
-  return { decision: j.decision, reason: j.reason, detail: j.detail };
+  return { decision: j.decision, reason: j.reason, detail: j.detail, jsonrpc: j.jsonrpc && { method: j.jsonrpc.method, tool: j.jsonrpc.tool } };
 }
 
 const notesBody = '{"n":1}';
-const TABLES: { fixture: string; rows: Row[] }[] = [
+const rpc = (method: string, params?: object) => JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) });
+const createBody = rpc('tools/call', { name: 'create_issue', arguments: { title: 't' } });
+const TABLES: { fixture: string; maxBoundBody?: string; rows: Row[] }[] = [
   {
     fixture: 'valid.yaml',
     rows: [
@@ -97,6 +103,24 @@ const TABLES: { fixture: string; rows: Row[] }[] = [
       { name: 'no route', method: 'GET', url: 'http://nowhere.test/y' },
     ],
   },
+  {
+    fixture: 'explain-jsonrpc.yaml',
+    maxBoundBody: '256',
+    rows: [
+      { name: 'a session method', method: 'POST', url: 'http://api.test/mcp', body: rpc('tools/list'), call: { method: 'tools/list', tool: null } },
+      { name: 'an open tool', method: 'POST', url: 'http://api.test/mcp', body: rpc('tools/call', { name: 'read_issue', arguments: { id: 1 } }) },
+      { name: 'an unlisted tool', method: 'POST', url: 'http://api.test/mcp', body: rpc('tools/call', { name: 'delete_repo' }), call: { method: 'tools/call', tool: 'delete_repo' } },
+      { name: 'a permit tool without a permit', method: 'POST', url: 'http://api.test/mcp', body: createBody },
+      {
+        name: 'a permit tool with its body-bound permit', method: 'POST', url: 'http://api.test/mcp', body: createBody, call: { method: 'tools/call', tool: 'create_issue' },
+        permit: (ws) => signPermit(ws.issuer, permitClaims({ surface: 'issues', action: 'create', htm: 'POST', htu: 'http://api.test/mcp', extra: { req: { htm: 'POST', htu: 'http://api.test/mcp', bdh: sha(createBody) } } })),
+      },
+      { name: 'an unlisted tool over HTTPS (intercepted)', method: 'POST', url: 'https://api.test/mcp', body: rpc('tools/call', { name: 'delete_repo' }), call: { method: 'tools/call', tool: 'delete_repo' } },
+      { name: 'a batch', method: 'POST', url: 'http://api.test/mcp', body: `[${createBody}]` },
+      { name: 'a response POSTed by the client', method: 'POST', url: 'http://api.test/mcp', body: '{"jsonrpc":"2.0","id":1,"result":{}}' },
+      { name: 'a body past max_bound_body', method: 'POST', url: 'http://api.test/mcp', body: rpc('tools/call', { name: 'x'.repeat(300) }) },
+    ],
+  },
 ];
 
 for (const table of TABLES) {
@@ -108,7 +132,7 @@ for (const table of TABLES) {
         routes: parse(fs.readFileSync(path.join(FIXTURES, table.fixture), 'utf8')),
         config: (c) => {
           c.network = { block_private: true, allow_cidrs: ['127.0.0.1/32'], hosts: { 'open.test': '127.0.0.1', 'api.test': '127.0.0.1', 'nowhere.test': '127.0.0.1' } };
-          c.limits.max_bound_body = '16';
+          c.limits.max_bound_body = table.maxBoundBody ?? '16';
         },
       });
       gate = await startGate(ws);
@@ -121,6 +145,7 @@ for (const table of TABLES) {
         const expected = explained(ws, row, permit);
         const seen = await throughGate(ws, gate, row, permit);
         assert.deepEqual(seen, expected);
+        if (row.call) assert.deepEqual(expected.jsonrpc, row.call);
       });
     }
   });

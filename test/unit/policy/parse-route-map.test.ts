@@ -79,6 +79,14 @@ const invalid: Record<string, Expected[]> = {
     [25, 18, '"approved_by" must be a list of strings'],
   ],
   'syntax.yaml': [[4, 3, 'Flow sequence']],
+  'jsonrpc.yaml': [
+    [17, 37, 'a route with "jsonrpc" matches JSON-RPC requests, which are POSTed: its method must be POST or omitted'],
+    [21, 77, '"tool" matches params.name of a tools/call request; it needs "method: tools/call" (got "tools/list")'],
+    [25, 50, 'jsonrpc: "method" is required'],
+    [25, 60, 'unknown key "params" in jsonrpc'],
+    [29, 12, 'a tunnel route cannot match "jsonrpc"'],
+    [34, 50, 'jsonrpc must be a mapping'],
+  ],
 };
 
 describe('parseRouteMap: every problem at its file:line:col', () => {
@@ -126,6 +134,16 @@ describe('parseRouteMap: valid maps', () => {
     const text = readFileSync(fixture('tunnel.yaml'), 'utf8').split('\n').slice(17).join('\n');
     const { routes } = parseRouteMap(`routes:\n${text}`, 'tunnel.yaml');
     assert.deepEqual(routes.map((r) => [r.action, r.tunnel, r.match.methods, r.match.path]), [['ok', true, '*', '/**']]);
+  });
+
+  it('reads jsonrpc clauses: the HTTP method POST by default, tool "*" as no tool', () => {
+    const text = readFileSync(fixture('jsonrpc.yaml'), 'utf8').split('\n').slice(0, 14).join('\n');
+    const { routes } = parseRouteMap(text, 'jsonrpc.yaml');
+    assert.deepEqual(routes.map((r) => [r.action, r.match.methods, r.match.jsonrpc]), [
+      ['any', ['POST'], { method: '*' }],
+      ['create', ['POST'], { method: 'tools/call', tool: 'create_issue' }],
+      ['tools.any', ['POST'], { method: 'tools/call' }],
+    ]);
   });
 
   it('resolves a secret at load and names it, trimming the newline', () => {

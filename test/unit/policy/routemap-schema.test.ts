@@ -69,16 +69,19 @@ describe('routemap.schema.json', () => {
     assert.deepEqual(propsOf(schema).sort(), [...ROUTE_MAP_KEYS.top].sort());
     assert.deepEqual(propsOf(routeProps).sort(), [...ROUTE_MAP_KEYS.route].sort());
     assert.deepEqual(propsOf(defs.match as Schema).sort(), [...ROUTE_MAP_KEYS.match].sort());
+    assert.deepEqual(propsOf(defs.jsonrpc as Schema).sort(), [...ROUTE_MAP_KEYS.jsonrpc].sort());
     assert.deepEqual(propsOf(credentials).sort(), [...ROUTE_MAP_KEYS.credentials].sort());
     assert.deepEqual(propsOf(defs.exception as Schema).sort(), [...ROUTE_MAP_KEYS.exception].sort());
   });
 
   it('rejects what the loader rejects (sample of invalid fixtures)', () => {
-    for (const name of ['authorize-invalid.yaml', 'unknown-keys.yaml', 'paths.yaml', 'modes.yaml']) {
+    for (const name of ['authorize-invalid.yaml', 'unknown-keys.yaml', 'paths.yaml', 'modes.yaml', 'jsonrpc.yaml']) {
       const errs = validate(schema, parse(readFileSync(path.join(fixtures, name), 'utf8')));
       assert.ok(errs.length > 0, `${name} should fail the schema`);
     }
     assert.deepEqual(validate(schema, parse(readFileSync(path.join(fixtures, 'valid.yaml'), 'utf8'))), []);
+    const jsonrpcValid = readFileSync(path.join(fixtures, 'jsonrpc.yaml'), 'utf8').split('\n').slice(0, 14).join('\n');
+    assert.deepEqual(validate(schema, parse(jsonrpcValid)), [], 'the valid jsonrpc routes pass the schema');
   });
 });
 

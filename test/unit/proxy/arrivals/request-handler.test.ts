@@ -33,6 +33,7 @@ function pipelineKit() {
   const policy: CompiledPolicy = {
     version: 'v-unit', digest: 'd-unit', routes: [], exceptions: [], warnings: [],
     match(req) { matched.push(req.url); throw new Error('boom: match() failed'); },
+    routesByBody: () => false,
     canMatchAuthority: () => true,
     matchTunnel: () => undefined,
     exceptionFor: () => undefined,

@@ -19,11 +19,17 @@ describe('receipt entries', () => {
     assert.deepEqual(e, {
       kind: 'decision', policy: { version: 'v1', digest: 'd1' },
       request: { method: 'POST', url: 'https://api.test/v1/charges', query_sha256: 'qh', body_sha256: 'bh', idempotency_key: 'ik' },
-      subject: 'agent:x', surface: 'payments', action: 'charge.create', decision: 'PERMIT', reason: 'PERMIT_VALID', enforced: true,
+      jsonrpc: null, subject: 'agent:x', surface: 'payments', action: 'charge.create', decision: 'PERMIT', reason: 'PERMIT_VALID', enforced: true,
       permit: { iss: 'https://arbiter.test', kid: 'k1', jti: 'j1', sha256: 'tok-sha', exp: 1700000000, spent: true },
       txn: 'run-7', exception: null, retry_of: 'r0', credential: 'stripe-live',
     });
     assert.ok(!JSON.stringify(e).includes('card=4242'));
+  });
+
+  it('a decision routed by its JSON-RPC body names the method and tool (null for a method without one)', () => {
+    const verdict = { decision: permitted, enforced: true };
+    assert.deepEqual(decisionReceipt({ request, verdict, jsonrpc: { method: 'tools/call', tool: 'create_issue', notification: false } }).jsonrpc, { method: 'tools/call', tool: 'create_issue' });
+    assert.deepEqual(decisionReceipt({ request, verdict, jsonrpc: { method: 'notifications/initialized', notification: true } }).jsonrpc, { method: 'notifications/initialized', tool: null });
   });
 
   it('a request that could not be normalized keeps its method only', () => {
