@@ -101,19 +101,32 @@ describe('admin console in headless Chromium', () => {
     await page.screenshot({ path: path.join(SHOTS, 'decision.png'), fullPage: true });
   });
 
-  it('a tampered proof (intercepted) shows as not verified', async () => {
-    await page.route('**/receipts/proof?*', async (route) => {
-      const res = await route.fetch();
-      const text = await res.text();
-      // The entry bytes say PERMIT where the log said DENY: the leaf no longer hashes to the root.
-      const forged = text.replace(/^extra (.*)$/m, (_, b64: string) => `extra ${Buffer.from(Buffer.from(b64, 'base64').toString('utf8').replace('"decision":"DENY"', '"decision":"PERMIT"')).toString('base64')}`);
-      assert.notEqual(forged, text);
-      await route.fulfill({ response: res, body: forged });
-    });
-    await page.reload();
-    await page.locator('#proof-status[data-verified="false"]').waitFor({ timeout: 5000 });
-    assert.match(await page.locator('#proof-status').innerText(), /NOT verified/);
-    await page.unroute('**/receipts/proof?*');
+  it('a tampered proof (intercepted) shows as not verified: entry bytes, inclusion path, signature, checkpoint', async () => {
+    const b64edit = (b64: string, edit: (s: string) => string) => Buffer.from(edit(Buffer.from(b64, 'base64').toString('utf8'))).toString('base64');
+    const flipHash = (h: string) => { const b = Buffer.from(h, 'base64'); b[0] = (b[0] as number) ^ 1; return b.toString('base64'); };
+    const forgeries: [string, (proof: string) => string][] = [
+      // The entry's bytes say something else (a field the page does not compare): the leaf no longer hashes to the root.
+      ['entry', (t) => t.replace(/^extra (.*)$/m, (_, b: string) => `extra ${b64edit(b, (j) => j.replace('"subject":"agent:it"', '"subject":"agent:xx"'))}`)],
+      // One hash of the inclusion path changed.
+      ['path', (t) => t.replace(/^(index \d+\n)([A-Za-z0-9+/=]{44})$/m, (_, i: string, h: string) => `${i}${flipHash(h)}`)],
+      // The checkpoint's signature (after its 4-byte key id) altered: the tree is right, the signature is not.
+      ['signature', (t) => t.replace(/^(\u2014 egress-gate\/gate-it )(\S+)$/m, (_, p: string, sig: string) => { const b = Buffer.from(sig, 'base64'); b[10] = (b[10] as number) ^ 1; return `${p}${b.toString('base64')}`; })],
+      // The checkpoint claims another tree size under the same signature.
+      ['checkpoint', (t) => t.replace(/\n\n(egress-gate\/gate-it)\n(\d+)\n/, (_, o: string, n: string) => `\n\n${o}\n${Number(n) + 1}\n`)],
+    ];
+    for (const [what, forge] of forgeries) {
+      await page.route('**/receipts/proof?*', async (route) => {
+        const res = await route.fetch();
+        const text = await res.text();
+        const forged = forge(text);
+        assert.notEqual(forged, text, `${what}: the forgery changed the proof`);
+        await route.fulfill({ response: res, body: forged });
+      });
+      await page.reload();
+      await page.locator('#proof-status[data-verified="false"]').waitFor({ timeout: 5000 });
+      assert.match(await page.locator('#proof-status').innerText(), /NOT verified/, what);
+      await page.unroute('**/receipts/proof?*');
+    }
     await page.reload();
     await page.locator('#proof-status[data-verified="true"]').waitFor({ timeout: 5000 });
   });
