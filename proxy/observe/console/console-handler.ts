@@ -12,6 +12,7 @@ import type { CompiledPolicy, GateConfig } from '../../../policy/types.js';
 import type { PolicyStatus } from '../../authority/policy-source.js';
 import { modeFor } from '../../pipeline/decide.js';
 import { explainRequest, headerLines } from '../../pipeline/explain-request.js';
+import { BodyTooLargeError, readBody } from '../../pipeline/read-body.js';
 import type { ConsoleAccess } from './console-access.js';
 import type { DecisionHub } from './decision-hub.js';
 import { EventStream } from './event-stream.js';
@@ -36,17 +37,6 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(text);
-}
-
-async function readBody(req: http.IncomingMessage, max: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > max) return undefined;
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The console as a handler for the admin listener: true when it answered `req`. */
@@ -119,8 +109,13 @@ function routeOf(deps: ConsoleDeps, entry: Record<string, unknown>): Record<stri
 }
 
 async function explain(deps: ConsoleDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const text = await readBody(req, deps.config.limits.maxBoundBody + 256 * 1024);
-  if (text === undefined) return json(res, 413, { error: 'the explain request is too large' });
+  let text: string;
+  try {
+    text = (await readBody(req, deps.config.limits.maxBoundBody + 256 * 1024)).toString('utf8');
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) return json(res, 413, { error: 'the explain request is too large' });
+    throw e;
+  }
   let input: { method?: unknown; url?: unknown; headers?: unknown; body?: unknown; permit?: unknown };
   try {
     input = JSON.parse(text) as typeof input;

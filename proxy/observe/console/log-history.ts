@@ -8,7 +8,7 @@
  * header value) is replaced by whether there was one; there are no queries, bodies or
  * tokens in entries to begin with (SPEC §9).
  */
-import { CHECKPOINT_PREFIX, firstSeqOf, listLogFiles, readLogLines } from '../../../receipts/log-lines.js';
+import { firstSeqOf, listLogFiles, readFileEntries } from '../../../receipts/log-lines.js';
 
 export type Entry = Record<string, unknown>;
 
@@ -26,18 +26,6 @@ export interface HistoryRow {
   reason: string;
   enforced: boolean;
   outcome: { status: unknown; bytes_up: unknown; bytes_down: unknown; ms: unknown; error: unknown } | null;
-}
-
-async function* entriesOf(file: string): AsyncGenerator<Entry> {
-  for await (const l of readLogLines([file])) {
-    if (!l.terminated || l.bytes.length === 0) continue;
-    const text = l.bytes.toString('utf8');
-    if (text.startsWith(CHECKPOINT_PREFIX)) continue;
-    try {
-      const v = JSON.parse(text) as unknown;
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) yield v as Entry;
-    } catch { /* not an entry */ }
-  }
 }
 
 /** An entry as the console may show it: the idempotency key's value is left out. */
@@ -66,7 +54,7 @@ export async function decisionsBefore(dir: string, before: number | undefined, l
   const outcomes = new Map<string, Entry>();
   for (const file of files) {
     const found: Entry[] = [];
-    for await (const e of entriesOf(file)) {
+    for await (const e of readFileEntries([file])) {
       if (e.kind === 'outcome' && typeof e.of === 'string') outcomes.set(e.of, e);
       else if (e.kind === 'decision' && (before === undefined || Number(e.seq) < before)) found.push(e);
     }
@@ -84,7 +72,7 @@ export async function decisionById(dir: string, id: string): Promise<{ entry: En
   const outcomes: Entry[] = [];
   for (const file of (await listLogFiles(dir)).reverse()) {
     let entry: Entry | undefined;
-    for await (const e of entriesOf(file)) {
+    for await (const e of readFileEntries([file])) {
       if (e.id === id && e.kind === 'decision') entry = e;
       else if (e.kind === 'outcome' && e.of === id) outcomes.push(e);
     }
