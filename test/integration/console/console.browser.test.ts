@@ -84,11 +84,20 @@ describe('admin console in headless Chromium', () => {
     assert.equal(await row.count(), 1);
   });
 
-  it('at phone width the live list fits the screen', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling of the page');
-    await page.screenshot({ path: path.join(SHOTS, 'live-phone.png') });
-    await page.setViewportSize({ width: 1280, height: 860 });
+  it('a page opened later shows the earlier decisions from the log, and fits a phone', async () => {
+    const phone = await browser.newPage();
+    phone.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${base}/`);
+    const row = phone.locator(`tr[data-receipt="${denied}"]`);
+    await row.waitFor({ timeout: 5000 });
+    assert.match(await row.innerText(), /ROUTE_DENY/);
+    await phone.click('#older');
+    await phone.waitForTimeout(300);
+    assert.equal(await phone.locator(`tr[data-receipt="${denied}"]`).count(), 1, 'older pages do not repeat a row');
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no sideways scrolling of the page');
+    await phone.screenshot({ path: path.join(SHOTS, 'live-phone.png') });
+    await phone.close();
   });
 
   it('opening it shows its entries and the inclusion proof verified in the browser', async () => {
@@ -189,7 +198,21 @@ describe('admin console in headless Chromium', () => {
     assert.match(await old.innerText(), /alice@sec, bob@sec/);
     assert.match(await page.locator('tr[data-exception="EXC-NOW"]').innerText(), /active/);
     assert.match(await page.locator('#routes-policy').innerText(), /policy version/);
+    assert.equal(await page.locator('#routes-refused').isVisible(), false);
+    // A broken edit is refused; the last good version serves and the view names the refusal.
+    const bad = path.join(ws.dir, 'routes', 'broken.yaml');
+    fs.writeFileSync(bad, 'routes:\n  - surface: docs\n    action: oops\n    authorize: sometimes\n');
+    for (let i = 0; i < 50; i++) {
+      await page.reload();
+      await page.locator('tr[data-route="docs/read"]').waitFor();
+      if (await page.locator('#routes-refused').isVisible()) break;
+      await page.waitForTimeout(200);
+    }
+    const refused = await page.locator('#routes-refused').innerText();
+    assert.match(refused, /Last reload refused at .*broken\.yaml:\d+:\d+/);
+    assert.equal(await page.locator('tr[data-route="payments/charge.create"]').getAttribute('data-mode'), 'report', 'the last good version still listed');
     await page.screenshot({ path: path.join(SHOTS, 'routes.png'), fullPage: true });
+    fs.rmSync(bad);
   });
 
   it('health shows readiness, the newest checkpoint and the charts from /metrics', async () => {
