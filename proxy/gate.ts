@@ -28,7 +28,7 @@ import { createAdminServer } from './observe/admin-server.js';
 import { ConsoleAccess } from './observe/console/console-access.js';
 import { createConsoleHandler } from './observe/console/console-handler.js';
 import { DecisionHub } from './observe/console/decision-hub.js';
-import { ConsoleAssets } from './observe/console/static-files.js';
+import { ConsoleAssets } from './observe/console/console-assets.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { createMetrics, type GateMetrics } from './observe/metrics.js';
 import { showReportMode } from './observe/report-mode.js';

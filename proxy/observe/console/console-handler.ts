@@ -18,7 +18,7 @@ import type { DecisionHub } from './decision-hub.js';
 import { EventStream } from './event-stream.js';
 import { decisionById, decisionsBefore } from './log-history.js';
 import { routesView } from './routes-view.js';
-import type { ConsoleAssets } from './static-files.js';
+import type { ConsoleAssets } from './console-assets.js';
 
 export interface ConsoleDeps {
   config: GateConfig;
