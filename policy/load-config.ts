@@ -38,18 +38,25 @@ export async function loadConfig(file: string, opts: { hostname?: string } = {})
 export function parseConfig(text: string, file: string, opts: { hostname?: string } = {}): GateConfig {
   const { src, root, top, section, abs, baseDir } = openConfigDocument(text, file, TOP_KEYS);
 
-  const g = section('gate', ['id', 'subject', 'listen', 'admin', 'allow_remote_clients', 'mode']);
+  const g = section('gate', ['id', 'subject', 'listen', 'admin', 'admin_token_file', 'allow_remote_clients', 'mode']);
   const allowRemoteClients = g ? readBool(g, 'allow_remote_clients', false) : false;
   const listen = g ? readAddress(g, 'listen', { host: '127.0.0.1', port: 3128 }) : { host: '127.0.0.1', port: 3128 };
   if (g && !allowRemoteClients && !isLoopbackHost(listen.host)) {
     g.problem('listen', `gate: "listen" binds ${listen.host}, which is not a loopback address; set allow_remote_clients: true to accept remote agents`);
   }
   const subject = g ? readString(g, 'subject') : undefined;
+  const admin = g ? readAddress(g, 'admin', { host: '127.0.0.1', port: 3129 }) : { host: '127.0.0.1', port: 3129 };
+  const adminTokenFile = g ? readString(g, 'admin_token_file') : undefined;
+  // The console and its APIs show what agents do: off loopback, only with a bearer token.
+  if (g && adminTokenFile === undefined && !isLoopbackHost(admin.host)) {
+    g.problem('admin', `gate: "admin" binds ${admin.host}, which is not a loopback address; set admin_token_file (a file holding the bearer token the admin console asks for)`);
+  }
   const gate: GateConfig['gate'] = {
     id: (g ? readString(g, 'id') : undefined) ?? opts.hostname ?? osHostname(),
     ...(subject !== undefined ? { subject } : {}),
     listen,
-    admin: g ? readAddress(g, 'admin', { host: '127.0.0.1', port: 3129 }) : { host: '127.0.0.1', port: 3129 },
+    admin,
+    ...(adminTokenFile !== undefined ? { adminTokenFile: abs(adminTokenFile) } : {}),
     allowRemoteClients,
     mode: (g ? readEnum<GateMode>(g, 'mode', ['enforce', 'report'], 'enforce') : 'enforce') ?? 'enforce',
   };

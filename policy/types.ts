@@ -39,6 +39,8 @@ export interface GateConfig {
     subject?: string;
     listen: HostPort;
     admin: HostPort;
+    /** The bearer token of the admin console (absolute path); required when `admin` is not loopback. */
+    adminTokenFile?: string;
     allowRemoteClients: boolean;
     mode: GateMode;
   };

@@ -25,6 +25,10 @@ import { InFlight } from './lifecycle/in-flight.js';
 import { agentServerOptions, guardAgentServer, listen } from './lifecycle/listeners.js';
 import { readinessOf } from './lifecycle/readiness.js';
 import { createAdminServer } from './observe/admin-server.js';
+import { ConsoleAccess } from './observe/console/console-access.js';
+import { createConsoleHandler } from './observe/console/console-handler.js';
+import { DecisionHub } from './observe/console/decision-hub.js';
+import { ConsoleAssets } from './observe/console/console-assets.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { createMetrics, type GateMetrics } from './observe/metrics.js';
 import { showReportMode } from './observe/report-mode.js';
@@ -109,6 +113,9 @@ async function startWithLog(
   });
   showReportMode({ metrics, log }, config.gate.mode, undefined);
   metrics.setStaleSource(() => policy.staleSeconds());
+  metrics.setLastCommitSource(() => (receipts.lastCommitAt === undefined ? undefined : (clock() - receipts.lastCommitAt) / 1000));
+  // Refuses the start (exit 2) when gate.admin_token_file cannot be read or holds no usable token.
+  const consoleAccess = await ConsoleAccess.fromConfig(config);
   if (!(await policy.start())) log.error({ source: config.policy.routes[0] }, 'no route maps could be loaded: every request is SILENCE POLICY_UNAVAILABLE until the bundle is fetched');
   await policy.watch();
   const permits = await setUpPermits(config, { clock, log, receiptsDir: config.receipts.dir });
@@ -121,7 +128,9 @@ async function startWithLog(
     config, gateId: config.gate.id, subject: config.gate.subject, clock, log, policy: () => policy.policy, resolver,
     permits: permits.checker, replay: permits.replay, decider, pause: new PauseGate(PAUSE_MAX_HELD, 200, clock),
   });
-  const recorder = new Recorder({ config, receipts, replay: permits.replay, metrics, log });
+  // The admin console's live stream: fed by the recorder only while a console watches.
+  const hub = new DecisionHub();
+  const recorder = new Recorder({ config, receipts, replay: permits.replay, metrics, log, hub });
   const drop = gateOwnHeaders(config.permits.header);
   const forwarder = new Forwarder({ upstreamTimeoutMs: config.limits.upstreamTimeoutMs, upstreamCa, drop });
   const splices = new Splices();
@@ -172,6 +181,7 @@ async function startWithLog(
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     receipts,
+    console: createConsoleHandler({ config, hub, access: consoleAccess, assets: new ConsoleAssets(), policy, permits: permits.checker, clock }),
     // Not ready before the `start` entry is durable (the listeners answer /readyz a moment earlier).
     readiness: readinessOf({ config, policy, keysReady: () => permits.ready(), receiptsWritable: () => started && receipts.writable }),
   });

@@ -102,7 +102,12 @@ export async function* readLogLines(files: readonly string[]): AsyncGenerator<Lo
  * to rebuild spent permit jtis.
  */
 export async function* readEntries(dir: string): AsyncGenerator<Record<string, unknown>> {
-  for await (const l of readLogLines(await listLogFiles(dir))) {
+  yield* readFileEntries(await listLogFiles(dir));
+}
+
+/** The entries of `files`, parsed, in order (checkpoint lines, torn and unparsable lines skipped; nothing is verified). */
+export async function* readFileEntries(files: readonly string[]): AsyncGenerator<Record<string, unknown>> {
+  for await (const l of readLogLines(files)) {
     if (!l.terminated || l.bytes.length === 0) continue;
     const text = l.bytes.toString('utf8');
     if (text.startsWith(CHECKPOINT_PREFIX)) continue;

@@ -106,6 +106,7 @@ export class ReceiptLog {
   /** The state the newest settled commit reported. */
   #state: WriterState;
   #checkpoint: ProofCheckpoint | undefined;
+  #lastCommitAt: number | undefined;
   readonly #o: ResolvedOptions;
   readonly #uuid: () => string;
   readonly #writer: WriterPort;
@@ -208,6 +209,11 @@ export class ReceiptLog {
     if (!Number.isSafeInteger(from) || from < 0 || from > cp.size) throw new RangeError(`no consistency proof from size ${from} to the log's size ${cp.size}`);
     this.#indexReady();
     return this.#proofs.consistency(from, cp);
+  }
+
+  /** When the newest commit (and its checkpoint) became durable, ms since the epoch; undefined before this process's first. */
+  get lastCommitAt(): number | undefined {
+    return this.#lastCommitAt;
   }
 
   /** The newest checkpoint's tree size (0 before the first commit). */
@@ -329,6 +335,7 @@ export class ReceiptLog {
       return;
     }
     this.writable = true;
+    this.#lastCommitAt = this.#o.clock();
     if (r.fsyncSeconds !== undefined) this.#o.onFsync?.(r.fsyncSeconds);
     ready.forEach((x, i) => x.p.resolve({ id: x.id, seq: r.first + i }));
   }

@@ -1,6 +1,8 @@
 /**
  * The admin listener (SPEC §10): health, readiness, metrics, the receipt public keys and the
- * receipt log's checkpoint, key and proofs (receipt-endpoints.ts). It is a separate listener;
+ * receipt log's checkpoint, key and proofs (receipt-endpoints.ts), and on the gate's the
+ * read-only console (console/). The SPEC §10 endpoints answer without a token (probes,
+ * scrapers and monitors use them); the console's data needs one off loopback. It is a separate listener;
  * the proxy never routes to it.
  */
 import http from 'node:http';
@@ -19,6 +21,8 @@ export interface AdminDeps {
   receipts: ReceiptEndpointsSource;
   /** The gate CA certificate (public), for `egress-gate doctor` and agent set-up; absent without tls.ca_cert. */
   caPem?: string | undefined;
+  /** The admin console (console/console-handler.ts): the gate's; the arbiter serves none. */
+  console?: (req: http.IncomingMessage, res: http.ServerResponse, pathname: string, query: URLSearchParams) => boolean;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -38,8 +42,10 @@ export function createAdminHandler(deps: AdminDeps): (req: http.IncomingMessage,
     const raw = req.url ?? '';
     const q = raw.indexOf('?');
     const url = q < 0 ? raw : raw.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    if (deps.console?.(req, res, url, query)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    if (handleReceiptEndpoint(deps.receipts, url, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), res)) return;
+    if (handleReceiptEndpoint(deps.receipts, url, query, res)) return;
     switch (url) {
       case '/healthz':
         return json(res, 200, { status: 'ok' });

@@ -16,8 +16,12 @@ export interface GateMetrics {
   parseErrors: Counter;
   /** 1 for the gate (`scope="gate"`) and each route (`scope="route"`) in report mode (SPEC §8). */
   reportMode: Gauge<'scope' | 'surface' | 'action'>;
+  /** Seconds since the receipt log's last commit (a new signed checkpoint); the console charts it. */
+  lastCommitAge: Gauge;
   /** Sets where `egress_gate_policy_stale_seconds` reads from at each scrape. */
   setStaleSource(read: () => number): void;
+  /** Sets where `egress_gate_receipt_last_commit_age_seconds` reads its seconds from (undefined: no commit yet, no sample). */
+  setLastCommitSource(read: () => number | undefined): void;
 }
 
 /** A registry with every metric of SPEC §10. */
@@ -27,6 +31,7 @@ export function createMetrics(): GateMetrics {
   // only ours: egress_gate_process_cpu_user_seconds_total, egress_gate_nodejs_eventloop_lag_seconds.
   collectDefaultMetrics({ register: registry, prefix: 'egress_gate_' });
   let stale: () => number = () => 0;
+  let lastCommit: () => number | undefined = () => undefined;
   const fast = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   return {
     registry,
@@ -40,6 +45,11 @@ export function createMetrics(): GateMetrics {
     receipts: new Counter({ name: 'egress_gate_receipts_total', help: 'Receipts written by kind', labelNames: ['kind'], registers: [registry] }),
     parseErrors: new Counter({ name: 'egress_gate_parse_errors_total', help: 'Requests the HTTP parser refused', registers: [registry] }),
     reportMode: new Gauge({ name: 'egress_gate_report_mode', help: 'Report mode (decisions recorded, not enforced): the gate or a route', labelNames: ['scope', 'surface', 'action'], registers: [registry] }),
+    lastCommitAge: new Gauge({
+      name: 'egress_gate_receipt_last_commit_age_seconds', help: 'Seconds since the receipt log last committed (signed a new checkpoint)', registers: [registry],
+      collect() { const age = lastCommit(); if (age === undefined) this.reset(); else this.set(Math.max(0, age)); },
+    }),
     setStaleSource(read) { stale = read; },
+    setLastCommitSource(read) { lastCommit = read; },
   };
 }

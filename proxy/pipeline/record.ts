@@ -1,6 +1,7 @@
 /**
  * Stage record: the only place that appends a decision or an outcome entry, counts it and
- * announces it (metric + decision log line), and falls back to `SILENCE RECEIPT_UNAVAILABLE`
+ * announces it (metric + decision log line, and the admin console's live stream when one
+ * watches), and falls back to `SILENCE RECEIPT_UNAVAILABLE`
  * when the entry cannot be made durable.
  *
  * Invariant, held by the types: bytes go upstream only through forward(), a splice or an
@@ -12,6 +13,7 @@
 import type { Decision, GateConfig } from '../../policy/types.js';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
 import { announceDecision } from '../observe/announce-decision.js';
+import { decisionEvent, type DecisionHub } from '../observe/console/decision-hub.js';
 import type { GateMetrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import type { Attempt, Decided } from './decision-chain.js';
@@ -30,6 +32,8 @@ export interface RecorderDeps {
   replay?: ReplayPort;
   metrics: GateMetrics;
   log: Logger;
+  /** The admin console's live stream: fed only while a console watches (`hub.watched`). */
+  hub?: DecisionHub;
 }
 
 /** What one outcome entry says (SPEC §9). */
@@ -77,20 +81,20 @@ export class Recorder {
     const { attempt: a, verdict } = decided;
     this.deps.metrics.decisionDuration.observe(Number(process.hrtime.bigint() - a.started) / 1e9);
     try {
-      const { id } = await this.deps.receipts.append(decisionReceipt({
+      const { id, seq } = await this.deps.receipts.append(decisionReceipt({
         policy: a.policy, request: a.request, method: a.method, querySha256: a.querySha256, bodySha256: a.bodySha256,
         idempotencyKey: a.idempotencyKey, jsonrpc: a.jsonrpc, subject: this.deps.config.gate.subject, verdict,
         credential: a.credential?.secret, spent: a.claimedJti !== undefined,
       }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
-      this.announce(a, verdict.decision, verdict.enforced, id);
+      this.announce(a, verdict.decision, verdict.enforced, id, seq);
       return { attempt: a, verdict, receiptId: id, ...(verdict.forward ? { clearance: issue(a, verdict, id) } : {}) };
     } catch (e) {
       // No durable entry: nothing leaves, whatever was decided.
       this.deps.log.error({ err: (e as Error).message }, 'decision receipt could not be written');
       if (a.claimedJti) void this.deps.replay?.finish(a.claimedJti, '').catch(() => undefined);
       const silence = make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', verdict.decision);
-      this.announce(a, silence, true, undefined);
+      this.announce(a, silence, true, undefined, undefined);
       a.credential = undefined;
       return { attempt: a, verdict: { decision: silence, enforced: true, forward: false } };
     }
@@ -106,16 +110,18 @@ export class Recorder {
     if (a) this.deps.metrics.decisionDuration.observe(Number(process.hrtime.bigint() - a.started) / 1e9);
     const ctx = { method: a?.method ?? '', url: a?.request?.url ?? null, started: a?.started };
     try {
-      const { id } = await this.deps.receipts.append(decisionReceipt({
+      const { id, seq } = await this.deps.receipts.append(decisionReceipt({
         policy: a?.policy, request: a?.request, method: a?.method, subject: this.deps.config.gate.subject, verdict: { decision: d, enforced: true },
       }));
       this.deps.metrics.receipts.inc({ kind: 'decision' });
       announceDecision(this.deps, d, true, id, ctx);
+      this.show(d, true, id, seq, ctx.method, ctx.url);
       return { decision: d, receiptId: id };
     } catch (e) {
       this.deps.log.error({ err: (e as Error).message }, 'decision receipt could not be written');
       const silence = make('RECEIPT_UNAVAILABLE', 'the decision could not be recorded', d);
       announceDecision(this.deps, silence, true, undefined, ctx);
+      this.show(silence, true, undefined, undefined, ctx.method, ctx.url);
       return { decision: silence };
     }
   }
@@ -135,6 +141,13 @@ export class Recorder {
       // The log's answer to "what did the agent get": one line per forwarded attempt, next to
       // its outcome entry; `of` is the decision line's `receipt`, so jq can join the two.
       const a = c.attempt;
+      const hub = this.deps.hub;
+      if (hub?.watched) {
+        hub.publish({
+          type: 'outcome', ts: new Date().toISOString(), of: c.receiptId, receipt, status: o.status,
+          bytes_up: o.bytesUp, bytes_down: o.bytesDown, ms: o.durationMs ?? null, error: o.error ?? null,
+        });
+      }
       this.deps.log.info({
         msg: 'egress.outcome', of: c.receiptId, receipt, surface: a.route?.surface ?? null, action: a.route?.action ?? null,
         method: a.method, url: a.request?.url ?? null, status: o.status, bytes_up: o.bytesUp, bytes_down: o.bytesDown,
@@ -143,7 +156,15 @@ export class Recorder {
     });
   }
 
-  private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined): void {
-    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url: a.request?.url ?? null, started: a.started, jsonrpc: a.jsonrpc });
+  private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined, seq: number | undefined): void {
+    const url = a.request?.url ?? null;
+    announceDecision(this.deps, d, enforced, receipt, { method: a.method, url, started: a.started, jsonrpc: a.jsonrpc });
+    this.show(d, enforced, receipt, seq, a.method, url);
+  }
+
+  /** To the console's live stream; nothing is built while no console watches. */
+  private show(d: Decision, enforced: boolean, receipt: string | undefined, seq: number | undefined, method: string, url: string | null): void {
+    const hub = this.deps.hub;
+    if (hub?.watched) hub.publish(decisionEvent(d, enforced, { receipt, seq }, method, url));
   }
 }

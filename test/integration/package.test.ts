@@ -37,8 +37,8 @@ describe('npm pack → npm i -g → egress-gate, anywhere', () => {
 
   const run = (args: string[]) => spawnSync(bin, args, { cwd: elsewhere, encoding: 'utf8', env: cleanEnv({ PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` }) });
 
-  it('the tarball holds the build, the bin, the examples and the schema, not tests or sources', () => {
-    for (const f of ['bin/egress-gate.js', 'dist/cli/main.js', 'dist/sdk/index.d.ts', 'dist/sdk/gate-fetch.js', 'dist/receipts/writer-thread.js', 'policy/examples/demo.yaml', 'policy/schema/routemap.schema.json', 'package.json', 'README.md']) {
+  it('the tarball holds the build, the bin, the examples, the schema and the console page, not tests or sources', () => {
+    for (const f of ['bin/egress-gate.js', 'dist/cli/main.js', 'dist/sdk/index.d.ts', 'dist/sdk/gate-fetch.js', 'dist/receipts/writer-thread.js', 'policy/examples/demo.yaml', 'policy/schema/routemap.schema.json', 'web/console/index.html', 'web/console/app.js', 'web/console/tlog-verify.js', 'dist/proxy/observe/console/console-assets.js', 'package.json', 'README.md']) {
       assert.ok(files.includes(f), `${f} in the tarball`);
     }
     assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.endsWith('.map') || /^(cli|proxy|policy\/permits)\/.*\.ts$/.test(f)), files.join(' '));

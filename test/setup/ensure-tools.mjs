@@ -19,6 +19,7 @@ export const TOOLS = [
   { cmd: 'iptables', pkg: 'iptables', for: 'the lockdown test' },
   { cmd: 'strace', pkg: 'strace', for: 'syscall traces when a test fails' },
   { cmd: 'kubectl', pkg: 'kubectl', for: 'the kustomize tests' },
+  { cmd: 'chromium', pkg: 'chromium', for: 'the browser tests (approval page, admin console)' },
 ];
 
 /** kubectl is not in Debian's own archive; without an apt source that has it, this installs it. */
@@ -73,8 +74,13 @@ function aptHas(pkg) {
   return /^\s+\d+\s+(https?|file|cdrom):/m.test(r.stdout);
 }
 
-export function main() {
-  const missing = TOOLS.map((t) => t.cmd).filter((c) => !has(c));
+/**
+ * Installs what is missing of `cmds` (default: every tool) as `plan` decides; 0 when all are
+ * there afterwards, else 1 after printing why. Browser tests call it for `chromium` alone
+ * (test/kit/chromium.ts), so a lone run of one of them sets itself up the same way.
+ */
+export function ensure(cmds = TOOLS.map((t) => t.cmd)) {
+  const missing = cmds.filter((c) => !has(c));
   const p = plan({ missing, isRoot: process.getuid?.() === 0, hasApt: has('apt-get'), aptHas });
   if (p.action === 'none') return 0;
   if (p.action === 'stop') {
@@ -89,12 +95,16 @@ export function main() {
       return 1;
     }
   }
-  const still = TOOLS.map((t) => t.cmd).filter((c) => !has(c));
+  const still = cmds.filter((c) => !has(c));
   if (still.length > 0) {
     console.error(`ensure-tools: still missing after apt-get: ${still.join(' ')}`);
     return 1;
   }
   return 0;
+}
+
+export function main() {
+  return ensure();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(main());

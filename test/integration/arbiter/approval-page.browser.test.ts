@@ -2,37 +2,23 @@
  * The approval page in a real headless Chromium (Debian's package, driven by playwright-core):
  * a pending request appears with its request, surface/action, caller and reason; a click on
  * Approve approves it, and the poller (the SDK's requestPermit) receives the permit.
- * Set-up: installs chromium with apt-get when missing and running as root, else stops with
- * the one command to run.
+ * Set-up: test/kit/chromium.ts (installs chromium as the set-up step does when missing).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from '../../kit/chromium.js';
 import { requestPermit } from '../../../sdk/index.js';
 import { GATE_ID, SUBJECT, workspace } from '../harness.js';
 import { arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type ArbiterWorkspace } from './arbiter-harness.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function ensureChromium(): void {
-  if (fs.existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) throw new Error('this test needs Debian\'s chromium: run `sudo apt-get update && sudo apt-get install -y chromium`');
-  const r = spawnSync('sh', ['-c', 'apt-get install -y chromium || (apt-get update && apt-get install -y chromium)'], { stdio: 'inherit', timeout: 600_000 });
-  if (r.status !== 0 || !fs.existsSync(CHROMIUM)) throw new Error('apt-get install -y chromium failed; run it by hand');
-}
 
 describe('approval page in headless Chromium', () => {
   let aws: ArbiterWorkspace;
   let arbiter: ArbiterProcess;
   let browser: BrowserContext;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-chromium-'));
 
   before(async () => {
-    ensureChromium();
     const gws = await workspace({ routes: { routes: [
       { surface: 'notes', action: 'publish', match: { scheme: 'http', host: 'api.it', port: 8080, method: 'POST', path: '/publish' }, authorize: 'permit' },
     ] } });
@@ -41,13 +27,9 @@ describe('approval page in headless Chromium', () => {
       config: (c) => { c.grants = [{ subject: SUBJECT, surface: 'notes', action: 'publish', gates: [GATE_ID], approve: 'human' }]; },
     });
     arbiter = await startArbiterProcess(aws);
-    // A fresh user-data-dir: playwright takes it as launchPersistentContext's first argument.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
-  after(async () => { await browser?.close(); await arbiter?.stop(); fs.rmSync(profile, { recursive: true, force: true }); });
+  after(async () => { await browser?.close(); await arbiter?.stop(); });
 
   it('a pending request appears, a click approves it, the poller receives the permit', async () => {
     const poller = requestPermit({ arbiter: aws.url, token: aws.tokens.agent as string, gate: GATE_ID, method: 'POST', url: 'http://api.it:8080/publish', reason: 'weekly notes', signal: AbortSignal.timeout(30_000) });

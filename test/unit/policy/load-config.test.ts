@@ -37,6 +37,19 @@ describe('parseConfig', () => {
       (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.line === 4 && p.message.includes('"request_url" must be an http or https URL')));
   });
 
+  it('gate.admin_token_file: required (at "admin") when the admin listener is not loopback; kept as an absolute path', () => {
+    const text = (admin: string, token = '') => `gate:\n  admin: ${admin}\n${token}policy:\n  routes: ./r/\n`;
+    assert.throws(() => parseConfig(text('0.0.0.0:3129'), '/e/c.yaml', { hostname: 'h' }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.line === 2 && p.col === 10 && p.message.includes('set admin_token_file')));
+    assert.throws(() => parseConfig(text('192.0.2.2:3129'), '/e/c.yaml', { hostname: 'h' }), ConfigError);
+    assert.equal(parseConfig(text('127.0.0.1:3129'), '/e/c.yaml', { hostname: 'h' }).gate.adminTokenFile, undefined);
+    assert.equal(parseConfig(text('"[::1]:3129"'), '/e/c.yaml', { hostname: 'h' }).gate.adminTokenFile, undefined);
+    const c = parseConfig(text('0.0.0.0:3129', '  admin_token_file: ./keys/admin.token\n'), '/e/c.yaml', { hostname: 'h' });
+    assert.equal(c.gate.adminTokenFile, '/e/keys/admin.token');
+    assert.throws(() => parseConfig(text('0.0.0.0:3129', '  admin_token_file: [a]\n'), '/e/c.yaml', { hostname: 'h' }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.line === 3 && p.message.includes('admin_token_file')));
+  });
+
   it('applies every default of SPEC §3', () => {
     const c = parseConfig('policy:\n  routes: ./routes/\n', '/etc/eg/egress-gate.yaml', { hostname: 'pod-1' });
     assert.deepEqual(c.gate, { id: 'pod-1', listen: { host: '127.0.0.1', port: 3128 }, admin: { host: '127.0.0.1', port: 3129 }, allowRemoteClients: false, mode: 'enforce' });

@@ -3,6 +3,7 @@
  * route values, an in-memory receipt sink that can be made to fail, a silent logger and the
  * gate's own metrics. Every seam is the one the gate wires in proxy/gate.ts.
  */
+import type { DecisionHub } from '../../../../proxy/observe/console/decision-hub.js';
 import { compilePolicy } from '../../../../policy/compile-policy.js';
 import type { CompiledPolicy, GateConfig, Route } from '../../../../policy/types.js';
 import { DecisionChain, type ChainDeps } from '../../../../proxy/pipeline/decision-chain.js';
@@ -56,9 +57,9 @@ export function chainWith(o: { policy: () => CompiledPolicy | undefined; resolve
   });
 }
 
-export function recorderWith(sink: ReceiptSink, replay?: ReplayPort): { recorder: Recorder; metrics: ReturnType<typeof createMetrics> } {
+export function recorderWith(sink: ReceiptSink, replay?: ReplayPort, hub?: DecisionHub): { recorder: Recorder; metrics: ReturnType<typeof createMetrics> } {
   const metrics = createMetrics();
-  return { recorder: new Recorder({ config, receipts: sink, replay, metrics, log: createLogger({ level: 'silent' }) }), metrics };
+  return { recorder: new Recorder({ config, receipts: sink, replay, metrics, log: createLogger({ level: 'silent' }), hub }), metrics };
 }
 
 /** A request head as Node's parser would give it. */

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { route } from '../../policy/route-factory.js';
+import { DecisionHub, type ConsoleEvent } from '../../../../proxy/observe/console/decision-hub.js';
 import { chainWith, head, MemorySink, noBody, policyOf, PROXY, recorderWith, replaySpy } from './pipeline-kit.js';
 
 const open = route({ surface: 'public', action: 'read', authorize: 'none', match: { host: 'open.test' } });
@@ -78,5 +79,30 @@ describe('Recorder', () => {
     const r = await recorder.refusal(d);
     assert.equal(r.receiptId, undefined);
     assert.equal(r.decision.reason, 'RECEIPT_UNAVAILABLE');
+  });
+
+  it('the console hub: nothing is published while nobody watches; a watcher gets each decision and outcome, without the query', async () => {
+    let published = 0;
+    const hub = new (class extends DecisionHub { override publish(e: ConsoleEvent) { published++; super.publish(e); } })();
+    const sink = new MemorySink();
+    const { recorder } = recorderWith(sink, undefined, hub);
+    const unwatched = (await recorder.decision(await decide('open.test'))).clearance!;
+    await recorder.outcome(unwatched, { status: 200, bytesUp: 0, bytesDown: 1 });
+    await recorder.refusal({ decision: 'DENY', reason: 'REQUEST_INVALID', detail: 'x' });
+    assert.equal(published, 0, 'no event is built or published without a watcher');
+    const seen: ConsoleEvent[] = [];
+    hub.add({ offer: (e) => seen.push(e) });
+    const c = (await recorder.decision(await decide('open.test'))).clearance!;
+    await recorder.outcome(c, { status: 201, bytesUp: 3, bytesDown: 4, durationMs: 5 });
+    await recorder.decision(await decide('deny.test'));
+    sink.fail = true;
+    await recorder.decision(await decide('deny.test'));
+    assert.deepEqual(seen.map((e) => (e.type === 'decision' ? [e.type, e.reason, e.receipt, e.url] : [e.type, e.of, e.status])), [
+      ['decision', 'NO_PERMIT_REQUIRED', 'r4', 'http://open.test/x'],
+      ['outcome', 'r4', 201],
+      ['decision', 'ROUTE_DENY', 'r6', 'http://deny.test/x'],
+      ['decision', 'RECEIPT_UNAVAILABLE', null, 'http://deny.test/x'],
+    ]);
+    assert.ok(!JSON.stringify(seen).includes('secret'), 'no query string in an event');
   });
 });
