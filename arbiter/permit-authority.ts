@@ -128,7 +128,7 @@ export class PermitAuthority {
     }
     const method = r.method.toUpperCase();
     const policy = this.d.policy();
-    if (!policy) return { ok: false, answer: problem('INTERNAL_ERROR', 'no route maps are loaded') };
+    if (!policy) return { ok: false, answer: problem('POLICY_UNAVAILABLE', 'no fresh route maps are loaded (none yet, or the bundle is past max_stale)') };
     let route: Route | undefined;
     let url: string;
     try {
@@ -184,6 +184,8 @@ export class PermitAuthority {
    */
   private async sign(caller: Caller, ask: Omit<Ask, 'route' | 'reason'>, ttlS: number, extra: { apr?: string[]; bgl?: string; requestId?: string }, event: 'request' | 'resolved'):
     Promise<{ ok: true; token: string; jti: string; exp: number; receipt: string } | { ok: false; answer: Answer }> {
+    // Checked again at signing: an approval may come after the route maps went stale.
+    if (!this.d.policy()) return { ok: false, answer: problem('POLICY_UNAVAILABLE', 'no fresh route maps are loaded: nothing is signed until they are', this.scope(ask)) };
     const key = this.d.signingKey();
     let token: string;
     const jti = randomUUID();
