@@ -72,7 +72,8 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
   let authority: PermitAuthority | undefined;
   const metrics = createArbiterMetrics(() => authority?.requests.waiting().length ?? 0, () => routeMaps.staleSeconds());
   const routeMaps = new PolicySource({
-    settings: config.policy, configFile: config.source, clock,
+    // The arbiter matches the gates' routes but forwards nothing: it never reads their secrets.
+    settings: config.policy, configFile: config.source, readSecrets: false, clock,
     onApplied: async (p: CompiledPolicy) => {
       metrics.reloads.inc({ result: 'applied' });
       logger.info({ version: p.version, digest: p.digest, routes: p.routes.length }, 'route maps in effect');

@@ -23,6 +23,7 @@ import { compilePolicy } from '../policy/compile-policy.js';
 import { ConfigError } from '../policy/config-error.js';
 import { loadRouteMaps } from '../policy/load-route-maps.js';
 import { parseRouteMap } from '../policy/parse-route-map.js';
+import type { RouteMapOptions } from '../policy/parse-route-map.js';
 import type { CompiledPolicy, RouteMapSettings } from '../policy/types.js';
 import { BundleFetcher } from './bundle-fetcher.js';
 
@@ -47,6 +48,8 @@ export interface PolicySourceOptions {
   settings: RouteMapSettings;
   /** Where brokered credentials of the route maps resolve from (the gate's `secrets.dir`). */
   secretsDir?: string;
+  /** false: credentials references are checked, not read (the arbiter never forwards). */
+  readSecrets?: boolean;
   /** The config file, named when `bundle_keys` is missing. */
   configFile: string;
   clock?: () => number;
@@ -69,14 +72,14 @@ export function isRemote(settings: RouteMapSettings): boolean {
 }
 
 /** Loads and compiles route-map files and folders once (used by start, check and explain). */
-export async function loadPolicy(routes: readonly string[], o: { nowMs: number; secretsDir?: string }): Promise<CompiledPolicy> {
-  const maps = await loadRouteMaps([...routes], { secretsDir: o.secretsDir });
+export async function loadPolicy(routes: readonly string[], o: RouteMapOptions & { nowMs: number }): Promise<CompiledPolicy> {
+  const maps = await loadRouteMaps([...routes], { secretsDir: o.secretsDir, readSecrets: o.readSecrets });
   return compilePolicy(maps, { nowMs: o.nowMs });
 }
 
 /** Compiles a bundle's YAML text; its routes are located at `url:line:col`. */
-export function compileBundle(url: string, text: string, o: { nowMs: number; secretsDir?: string }): CompiledPolicy {
-  const map = parseRouteMap(text, url, { secretsDir: o.secretsDir });
+export function compileBundle(url: string, text: string, o: RouteMapOptions & { nowMs: number }): CompiledPolicy {
+  const map = parseRouteMap(text, url, { secretsDir: o.secretsDir, readSecrets: o.readSecrets });
   return compilePolicy({ routes: map.routes, exceptions: map.exceptions, sources: [{ path: url, text }] }, { nowMs: o.nowMs });
 }
 
@@ -135,7 +138,7 @@ export class PolicySource {
    */
   async start(): Promise<CompiledPolicy | undefined> {
     if (!this.remote) {
-      const p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir });
+      const p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
       this.current = p;
       await this.o.onApplied?.(p);
       return p;
@@ -161,7 +164,7 @@ export class PolicySource {
   private async reloadOnce(): Promise<void> {
     let p: CompiledPolicy;
     try {
-      p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir });
+      p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
     } catch (e) {
       this.refuse((e as Error).message);
       return;
@@ -208,7 +211,7 @@ export class PolicySource {
     if (got.sha256 === this.refusedSha) return;
     let p: CompiledPolicy;
     try {
-      p = compileBundle(url, got.text, { nowMs: this.clock(), secretsDir: this.o.secretsDir });
+      p = compileBundle(url, got.text, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
     } catch (e) {
       this.refusedSha = got.sha256;
       this.refuse((e as Error).message);

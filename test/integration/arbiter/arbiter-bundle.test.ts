@@ -15,7 +15,9 @@ import { api, arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type A
 
 const route = (action: string, p: string, surface = 'notes') =>
   `  - { surface: ${surface}, action: ${action}, match: { scheme: http, host: api.it, port: 8080, method: POST, path: ${p} }, authorize: permit }\n`;
-const V1 = `routes:\n${route('create', '/notes')}${route('restart', '/restart', 'ops')}`;
+// A brokered credential, as a gate's route map has one: the arbiter checks the reference, never reads it.
+const brokered = '  - { surface: notes, action: create, match: { scheme: http, host: api.it, port: 8080, method: POST, path: /notes }, authorize: permit, credentials: { header: Authorization, value: "Bearer ${secret:notes-api}" } }\n';
+const V1 = `routes:\n${brokered}${route('restart', '/restart', 'ops')}`;
 const V2 = `${V1}${route('publish', '/publish')}`;
 const ask = (p: string) => ({ gate: GATE_ID, request: { method: 'POST', url: `http://api.it:8080/${p}` } });
 const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1] as string, 'base64url').toString());
@@ -75,7 +77,7 @@ describe('arbiter: route maps from a signed bundle', () => {
     assert.equal(issued().length, 0);
   });
 
-  it('the bundle arrives: ready, and a permit for a request matched against its routes', async () => {
+  it('the bundle arrives: ready, and a permit for a request matched against its routes (one with brokered credentials)', async () => {
     token = signBundle(key, V1);
     down = false;
     const r = await eventually(async () => { const x = await ready(); return x.status === 200 ? x : undefined; }, 5000, 'ready');
