@@ -24,6 +24,8 @@ export const ARBITER_REASONS = Object.freeze({
   DECIDER_ERROR: r(503, 'The decider could not be asked'),
   RECEIPT_UNAVAILABLE: r(503, 'The arbiter log cannot be written'),
   KEYS_UNAVAILABLE: r(503, 'No signing key is available'),
+  // As the gate's (SPEC §7): no route maps loaded, or a bundle past max_stale.
+  POLICY_UNAVAILABLE: r(503, 'No fresh route maps are loaded'),
   INTERNAL_ERROR: r(503, 'The arbiter failed while deciding'),
   // Answers of the approver endpoints.
   NOT_AN_APPROVER: r(403, 'This token is not an approver\'s'),

@@ -1,15 +1,17 @@
 /**
  * The arbiter's composition root (SPEC §12): builds a running permit authority from a
  * validated config. Evidence first — the log is open and its `start` entry durable before
- * anything is answered; the route maps, the signing key and the callers' keys are loaded
- * before the listener binds, so a missing one refuses the start rather than serving.
+ * anything is answered; the signing key and the callers' keys are loaded before the listener
+ * binds, so a missing one refuses the start rather than serving. The route maps come from the
+ * gate's own PolicySource (runtime/): invalid files refuse the start; a remote bundle that
+ * cannot be had leaves the arbiter running but not ready, issuing nothing (POLICY_UNAVAILABLE)
+ * until a good fetch, and a refused or unreachable bundle serves the last good one until
+ * `max_stale`, exactly as the gate does.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
 import type { JWK } from 'jose';
-import { compilePolicy } from '../policy/compile-policy.js';
-import { loadRouteMaps } from '../policy/load-route-maps.js';
 import { publicJwk, signingAlgorithmOf } from '../policy/permits/jwk-algorithms.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { DeciderClient } from '../proxy/authority/decider-client.js';
@@ -18,6 +20,7 @@ import { createAdminHandler } from '../proxy/observe/admin-server.js';
 import { createLogger, type Logger } from '../proxy/observe/logger.js';
 import { createReceiptSigner } from '../receipts/receipt-codec.js';
 import { ReceiptLog } from '../receipts/receipt-log.js';
+import { PolicySource } from '../runtime/policy-source.js';
 import { createArbiterMetrics, type ArbiterMetrics } from './arbiter-metrics.js';
 import { BreakGlass } from './break-glass.js';
 import { Authenticator } from './callers.js';
@@ -45,10 +48,6 @@ export interface RunningArbiter {
 
 const SWEEP_MS = 500;
 
-async function loadPolicy(config: ArbiterConfig, nowMs: number): Promise<CompiledPolicy> {
-  return compilePolicy(await loadRouteMaps(config.policy.routes), { nowMs });
-}
-
 /** Reads the permit signing key; throws for a missing or unusable one (no keys, no start). */
 async function readSigningKey(file: string): Promise<JWK> {
   const jwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
@@ -69,22 +68,32 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
   const log = new IssuanceLog(receipts);
   await log.lifecycle({ event: 'start', version: opts.version ?? null, config_digest: config.digest, key_id: signer.kid, verifier_key: receipts.verifierKey, origin: receipts.origin, role: 'arbiter' });
 
-  let policy = await loadPolicy(config, clock());
-  await log.lifecycle({ event: 'policy', version: policy.version, digest: policy.digest });
+  // Forward references: the gauges are read at scrape time, after both exist.
+  let authority: PermitAuthority | undefined;
+  const metrics = createArbiterMetrics(() => authority?.requests.waiting().length ?? 0, () => routeMaps.staleSeconds());
+  const routeMaps = new PolicySource({
+    // The arbiter matches the gates' routes but forwards nothing: it never reads their secrets.
+    settings: config.policy, configFile: config.source, readSecrets: false, clock,
+    onApplied: async (p: CompiledPolicy) => {
+      metrics.reloads.inc({ result: 'applied' });
+      logger.info({ version: p.version, digest: p.digest, routes: p.routes.length }, 'route maps in effect');
+      await log.lifecycle({ event: 'policy', version: p.version, digest: p.digest }).catch((e) => logger.error({ err: (e as Error).message }, 'policy entry could not be written'));
+    },
+    onRefused: (error) => { metrics.reloads.inc({ result: 'refused' }); logger.error({ error }, 'route-map reload refused; the last good version stays'); },
+    onUnreachable: (error) => logger.warn({ error, max_stale_ms: config.policy.maxStaleMs }, 'route-map bundle unreachable; the last good version serves until max_stale'),
+  });
   const key = await readSigningKey(config.arbiter.key);
   const auth = new Authenticator(config.callers, config.approvers);
   await auth.init();
+  if (!(await routeMaps.start())) logger.error({ source: config.policy.routes[0] }, 'no route maps could be loaded: no permit is issued (POLICY_UNAVAILABLE) until the bundle is fetched');
   const decider = config.decider ? new DeciderClient({ url: config.decider.url, timeoutMs: config.decider.timeoutMs, clock }) : undefined;
 
-  // eslint-style forward reference: the gauge reads the authority once it exists.
-  let authority: PermitAuthority | undefined;
-  const metrics = createArbiterMetrics(() => authority?.requests.waiting().length ?? 0);
   const breakGlass = new BreakGlass({
     approvals: config.breakGlass.approvals, maxTtlMs: config.breakGlass.maxTtlMs, maxWaitMs: config.pending.maxWaitMs,
     log, logger, clock, onChange: (n) => metrics.breakGlass.set(n),
   });
   authority = new PermitAuthority({
-    config, policy: () => policy, log, signingKey: () => key as JsonWebKey & { kid?: string }, decider, breakGlass, clock, logger,
+    config, policy: () => routeMaps.policy, log, signingKey: () => key as JsonWebKey & { kid?: string }, decider, breakGlass, clock, logger,
     onAnswer: (decision, reason) => metrics.answers.inc({ decision, reason }),
   });
   const rebuilt = await authority.requests.rebuild(config.receipts.dir);
@@ -94,7 +103,10 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
     registry: metrics.registry,
     jwks: () => ({ keys: [signer.publicJwk] }),
     receipts,
-    readiness: () => ({ ready: receipts.writable, receipts: { writable: receipts.writable }, policy: { version: policy.version, digest: policy.digest }, keys: { kid: key.kid } }),
+    readiness: () => {
+      const ps = routeMaps.status();
+      return { ready: receipts.writable && ps.fresh, receipts: { writable: receipts.writable }, policy: { ...ps, ready: ps.fresh }, keys: { kid: key.kid } };
+    },
   });
   const handler = createApiHandler({
     auth, authority, breakGlass, admin,
@@ -104,7 +116,14 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
   const server = config.arbiter.tls
     ? https.createServer({ cert: await readFile(config.arbiter.tls.cert), key: await readFile(config.arbiter.tls.key) }, handler)
     : http.createServer(handler);
-  const port = await listen(server as http.Server, config.arbiter.listen.host, config.arbiter.listen.port);
+  let port: number;
+  try {
+    port = await listen(server as http.Server, config.arbiter.listen.host, config.arbiter.listen.port);
+  } catch (e) {
+    routeMaps.close();
+    throw e;
+  }
+  await routeMaps.watch();
 
   const sweeper = setInterval(() => {
     void authority.sweep().then(() => breakGlass.sweep()).catch((e) => logger.error({ err: e }, 'sweep failed'));
@@ -114,21 +133,11 @@ export async function startArbiter(config: ArbiterConfig, opts: ArbiterOptions =
   let stopping: Promise<void> | undefined;
   return {
     config, server: server as http.Server, port, authority, metrics, log: logger,
-    async reload() {
-      try {
-        const next = await loadPolicy(config, clock());
-        if (next.digest !== policy.digest) {
-          policy = next;
-          await log.lifecycle({ event: 'policy', version: next.version, digest: next.digest }).catch(() => undefined);
-          logger.info({ version: next.version }, 'route maps in effect');
-        }
-      } catch (e) {
-        logger.error({ error: (e as Error).message }, 'route-map reload refused; the last good version stays');
-      }
-    },
+    reload: () => routeMaps.reload(),
     stop() {
       stopping ??= (async () => {
         clearInterval(sweeper);
+        routeMaps.close();
         server.close();
         server.closeAllConnections();
         try {

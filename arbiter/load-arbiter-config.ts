@@ -10,6 +10,7 @@ import type { Node } from 'yaml';
 import { ConfigError } from '../policy/config-error.js';
 import { isLoopbackHost, parseDuration, parseHostPort } from '../policy/config-values.js';
 import { readDuration, readEnum, readSize, readString, readStringList } from '../policy/read-fields.js';
+import { readRouteMapSettings, ROUTE_MAP_KEYS } from '../policy/read-route-map-settings.js';
 import type { Durability } from '../policy/types.js';
 import { openConfigDocument, scalarValue, seqItems, type Fields, type YamlSource } from '../policy/yaml-source.js';
 import { MAX_PERMIT_TTL_S, type ApproverConfig, type ArbiterConfig, type CallerConfig, type GrantConfig } from './types.js';
@@ -78,14 +79,7 @@ export function parseArbiterConfig(text: string, file: string): ArbiterConfig {
   const ttlMs = a ? readDuration(a, 'ttl', 60_000) : 60_000;
   if (a && (ttlMs < 1000 || ttlMs > MAX_PERMIT_TTL_S * 1000)) a.problem('ttl', 'arbiter: "ttl" must be from 1s to 10m');
 
-  const pol = section('policy', ['routes']);
-  let routes: string[] = [];
-  if (!pol) src.problem(top?.node ?? root, 'config: "policy" with "routes" is required');
-  else if (pol.requires('routes')) {
-    const r = readStringList(pol, 'routes', { allowSingle: true, nonEmpty: true }) ?? [];
-    for (const x of r) if (/^[a-z][a-z0-9+.-]*:\/\//i.test(x.value)) src.problem(x.node, 'policy: this arbiter reads route-map files and folders; a remote bundle URL is not supported yet');
-    routes = r.map((x) => abs(x.value));
-  }
+  const policy = readRouteMapSettings(section('policy', ROUTE_MAP_KEYS), src, abs, top?.node ?? root);
 
   const callers: CallerConfig[] = [];
   for (const item of list(src, top, 'callers')) {
@@ -174,7 +168,7 @@ export function parseArbiterConfig(text: string, file: string): ArbiterConfig {
     baseDir,
     digest: createHash('sha256').update(text, 'utf8').digest('base64url'),
     arbiter: { iss: iss as string, listen, ...(tls ? { tls } : {}), key: abs(key as string), ttlS: Math.floor(ttlMs / 1000) },
-    policy: { routes },
+    policy,
     callers,
     approvers,
     grants,

@@ -3,6 +3,8 @@
  * parse → match (the gates' route maps) → grant (or an effective break glass) → rate →
  * decider → auto issue or PENDING; approvals end a pending request. No sockets here.
  *
+ * Parsing and matching: parse-permit-request.ts.
+ *
  * Invariant: a permit leaves this module only inside an answer made after its issuance
  * entry resolved durable; a failed append discards the signed token (RECEIPT_UNAVAILABLE).
  * Every path without a grant, a decider answer, a key or a writable log is a refusal.
@@ -10,16 +12,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '../proxy/observe/logger.js';
 import type { DeciderPort } from '../proxy/pipeline/ports.js';
-import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../policy/normalize-request.js';
 import { issuePermit } from '../policy/permits/issue-permit.js';
-import { readJsonRpcClaim } from '../policy/parse-jsonrpc-call.js';
-import type { CompiledPolicy, JsonRpcCall, Route } from '../policy/types.js';
+import type { CompiledPolicy } from '../policy/types.js';
 import { problem, type Answer } from './arbiter-reasons.js';
 import type { BreakGlass } from './break-glass.js';
 import type { Approver, Caller } from './callers.js';
 import { findGrant, RateLimiter } from './grants.js';
 import type { IssuanceLog } from './issuance-log.js';
-import { idemKey, PermitRequests, type PermitRequest, type RequestFacts } from './permit-requests.js';
+import { parsePermitRequest, type Ask } from './parse-permit-request.js';
+import { idemKey, PermitRequests, type PermitRequest } from './permit-requests.js';
 import type { ArbiterConfig, GrantConfig } from './types.js';
 
 export interface AuthorityDeps {
@@ -34,25 +35,9 @@ export interface AuthorityDeps {
   onAnswer: (decision: string, reason: string) => void;
 }
 
-const DIGEST = /^[A-Za-z0-9_-]{43}$/;
 const POLL_AFTER_S = 2;
 /** Answers of finished idempotent POSTs are kept this long for retries. */
 const IDEMPOTENT_KEEP_MS = 3_600_000;
-
-interface Ask {
-  gate: string;
-  request: RequestFacts;
-  surface: string;
-  action: string;
-  route: Route;
-  idempotencyKey: string | null;
-  txn: string | null;
-  reason: string | null;
-}
-
-type Parsed = { ok: true; ask: Ask } | { ok: false; answer: Answer };
-
-const optStr = (v: unknown, max: number): v is string | undefined => v === undefined || (typeof v === 'string' && v !== '' && v.length <= max);
 
 /** The signing under way for an approved request (see stateOf). */
 const SIGNING = new WeakMap<PermitRequest, ReturnType<PermitAuthority['sign']>>();
@@ -85,7 +70,7 @@ export class PermitAuthority {
   }
 
   private async decide(caller: Caller, body: unknown): Promise<Answer> {
-    const parsed = this.parse(body);
+    const parsed = parsePermitRequest(body, this.d.policy());
     if (!parsed.ok) return this.refuse(caller, undefined, parsed.answer);
     const ask = parsed.ask;
     const grant = findGrant(this.d.config.grants, { subject: caller.subject, surface: ask.surface, action: ask.action, gate: ask.gate });
@@ -114,62 +99,6 @@ export class PermitAuthority {
     return { surface: ask.surface, action: ask.action };
   }
 
-  private parse(body: unknown): Parsed {
-    const bad = (detail: string): Parsed => ({ ok: false, answer: problem('REQUEST_INVALID', detail) });
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('the body must be a JSON object');
-    const b = body as Record<string, unknown>;
-    const r = b.request as Record<string, unknown> | undefined;
-    if (typeof b.gate !== 'string' || b.gate === '' || b.gate.length > 200) return bad('"gate" (the gate id, the permit audience) is required');
-    if (!r || typeof r !== 'object' || typeof r.method !== 'string' || typeof r.url !== 'string') return bad('"request" with "method" and "url" is required');
-    for (const k of ['body_sha256', 'query_sha256'] as const) {
-      if (r[k] !== undefined && (typeof r[k] !== 'string' || !DIGEST.test(r[k] as string))) return bad(`request.${k} must be a base64url SHA-256 (43 characters)`);
-    }
-    if (!optStr(b.surface, 200) || !optStr(b.action, 200) || !optStr(b.idempotency_key, 200) || !optStr(b.txn, 200) || !optStr(b.reason, 1000)) {
-      return bad('surface, action, idempotency_key, txn and reason are non-empty strings when given');
-    }
-    const method = r.method.toUpperCase();
-    const policy = this.d.policy();
-    if (!policy) return { ok: false, answer: problem('INTERNAL_ERROR', 'no route maps are loaded') };
-    let route: Route | undefined;
-    let url: string;
-    try {
-      if (method === 'CONNECT') {
-        const a = parseConnectAuthority(r.url);
-        route = policy.matchTunnel(a.host, a.port);
-        url = r.url.toLowerCase();
-      } else {
-        const n = normalizeRequest({ method, target: r.url });
-        // A route chosen by the JSON-RPC call in the body (SPEC §4) needs the call named: the
-        // body itself never comes here, only its digest.
-        const call: JsonRpcCall | undefined = r.jsonrpc !== undefined ? readJsonRpcClaim(r.jsonrpc) : undefined;
-        if (call === undefined && policy.routesByBody(n)) {
-          return bad('the route of this request is chosen by the JSON-RPC call in its body: name it in request.jsonrpc {"method", "tool"}');
-        }
-        route = policy.match(n, call);
-        url = r.url;
-      }
-    } catch (e) {
-      if (e instanceof RequestInvalidError) return bad(`the request is one the gate refuses: ${e.message}`);
-      throw e;
-    }
-    if (!route) return { ok: false, answer: problem('ROUTE_UNMATCHED', `no route matches ${method} ${url.split('?')[0]}`) };
-    const s = { surface: route.surface, action: route.action };
-    if (route.authorize === 'deny') return { ok: false, answer: problem('ROUTE_DENY', 'the route denies this action', s) };
-    if ((b.surface !== undefined && b.surface !== route.surface) || (b.action !== undefined && b.action !== route.action)) {
-      return { ok: false, answer: problem('REQUEST_INVALID', `the request matches ${route.surface}/${route.action}, not the surface/action named`, s) };
-    }
-    if (route.bindBody && r.body_sha256 === undefined) return { ok: false, answer: problem('REQUEST_INVALID', 'the route binds the body: request.body_sha256 is required', s) };
-    if (route.bindQuery && r.query_sha256 === undefined) return { ok: false, answer: problem('REQUEST_INVALID', 'the route binds the query: request.query_sha256 is required', s) };
-    return {
-      ok: true,
-      ask: {
-        gate: b.gate, route, ...s,
-        request: { method, url, body_sha256: (r.body_sha256 as string | undefined) ?? null, query_sha256: (r.query_sha256 as string | undefined) ?? null },
-        idempotencyKey: (b.idempotency_key as string | undefined) ?? null, txn: (b.txn as string | undefined) ?? null, reason: (b.reason as string | undefined) ?? null,
-      },
-    };
-  }
-
   /** A refusal is logged too; it is answered even when the log cannot take it (a refusal issues nothing). */
   private async refuse(caller: Caller, ask: Ask | undefined, a: Answer): Promise<Answer> {
     this.d.onAnswer(String(a.body.decision), String(a.body.reason));
@@ -191,6 +120,8 @@ export class PermitAuthority {
    */
   private async sign(caller: Caller, ask: Omit<Ask, 'route' | 'reason'>, ttlS: number, extra: { apr?: string[]; bgl?: string; requestId?: string }, event: 'request' | 'resolved'):
     Promise<{ ok: true; token: string; jti: string; exp: number; receipt: string } | { ok: false; answer: Answer }> {
+    // Checked again at signing: an approval may come after the route maps went stale.
+    if (!this.d.policy()) return { ok: false, answer: problem('POLICY_UNAVAILABLE', 'no fresh route maps are loaded: nothing is signed until they are', this.scope(ask)) };
     const key = this.d.signingKey();
     let token: string;
     const jti = randomUUID();

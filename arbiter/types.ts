@@ -2,7 +2,7 @@
  * The validated `arbiter.yaml` (SPEC §12): paths absolute, durations in ms, frozen. The YAML
  * shape is converted once into these by load-arbiter-config.ts; the request path only reads them.
  */
-import type { Durability, HostPort, SourcePos } from '../policy/types.js';
+import type { Durability, HostPort, RouteMapSettings, SourcePos } from '../policy/types.js';
 
 /** A caller with a static bearer token, kept only as its base64url SHA-256 digest. */
 export interface TokenCaller {
@@ -58,7 +58,8 @@ export interface ArbiterConfig {
     key: string;
     ttlS: number;
   };
-  policy: { routes: string[] };
+  /** The gates' route maps: files and folders, or one signed bundle URL (SPEC §3, §12). */
+  policy: RouteMapSettings;
   callers: CallerConfig[];
   approvers: ApproverConfig[];
   grants: GrantConfig[];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ConfigError } from './config-error.js';
 import { isLoopbackHost, parseHostPort } from './config-values.js';
 import { readBool, readDuration, readEnum, readSize, readString, readStringList } from './read-fields.js';
+import { readRouteMapSettings, ROUTE_MAP_KEYS } from './read-route-map-settings.js';
 import type { Durability, GateConfig, GateMode, HostPort, IssuerConfig } from './types.js';
 import { openConfigDocument, seqItems, scalarValue, type Fields, type YamlSource } from './yaml-source.js';
 
@@ -61,21 +62,7 @@ export function parseConfig(text: string, file: string, opts: { hostname?: strin
     mode: (g ? readEnum<GateMode>(g, 'mode', ['enforce', 'report'], 'enforce') : 'enforce') ?? 'enforce',
   };
 
-  const pol = section('policy', ['routes', 'bundle_keys', 'max_stale']);
-  const policy: GateConfig['policy'] = { routes: [], maxStaleMs: pol ? readDuration(pol, 'max_stale', 300_000) : 300_000 };
-  if (!pol) src.problem(top?.node ?? root, 'config: "policy" with "routes" is required');
-  else if (pol.requires('routes')) {
-    const routes = readStringList(pol, 'routes', { allowSingle: true, nonEmpty: true }) ?? [];
-    const urls = routes.filter((r) => /^[a-z][a-z0-9+.-]*:\/\//i.test(r.value));
-    for (const u of urls) {
-      if (!/^https:\/\//i.test(u.value) || !URL.canParse(u.value)) src.problem(u.node, 'policy: a remote route-map bundle must be an https URL');
-    }
-    if (urls.length > 0 && routes.length > 1) src.problem(pol.at('routes'), 'policy: "routes" may name one https URL of a signed bundle, or files and folders, not both or several URLs');
-    if (urls.length > 0 && !pol.has('bundle_keys')) pol.problem('routes', 'policy: a remote bundle needs "bundle_keys" (the JWKS its signature must verify with)');
-    policy.routes = routes.map((r) => (urls.includes(r) ? r.value : abs(r.value)));
-    const bundleKeys = readString(pol, 'bundle_keys');
-    if (bundleKeys !== undefined) policy.bundleKeys = abs(bundleKeys);
-  }
+  const policy = readRouteMapSettings(section('policy', ROUTE_MAP_KEYS), src, abs, top?.node ?? root);
 
   const pm = section('permits', ['header', 'issuers', 'clock_skew', 'max_ttl', 'replay', 'request_url']);
   const header = (pm ? readString(pm, 'header') : undefined) ?? 'Egress-Permit';

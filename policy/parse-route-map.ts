@@ -7,13 +7,19 @@ import type { Node } from 'yaml';
 import { readBool, readDuration, readEnum, readString, readStringList } from './read-fields.js';
 import { checkHostPattern, checkPathPattern } from './route-pattern.js';
 import { TOOLS_CALL } from './parse-jsonrpc-call.js';
-import { resolveSecretRef } from './resolve-secret.js';
+import { resolveSecretRef, secretRefOf } from './resolve-secret.js';
 import type { Authorize, GateMode, JsonRpcMatch, OnSilence, PolicyException, Route } from './types.js';
 import { scalarValue, seqItems, YamlSource, type Fields } from './yaml-source.js';
 
 export interface RouteMapOptions {
   /** Absolute `secrets.dir`; credentials naming `${secret:NAME}` read the file NAME there. */
   secretsDir?: string;
+  /**
+   * false: a credentials reference is checked but its secret is not read — the route keeps the
+   * reference as its value. For the arbiter, which matches the gates' routes but never
+   * forwards, so it never needs (nor holds) a gate's credentials. Default true.
+   */
+  readSecrets?: boolean;
 }
 
 export interface ParsedRouteMap {
@@ -192,7 +198,7 @@ function readCredentials(src: YamlSource, route: Fields, opts: RouteMapOptions):
   if (header !== undefined && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) f.problem('header', 'credentials: "header" must be an HTTP header name');
   const value = readString(f, 'value', { required: true });
   if (value === undefined || header === undefined) return undefined;
-  const r = resolveSecretRef(value, opts.secretsDir);
+  const r = opts.readSecrets === false ? { value, ...secretRefOf(value) } : resolveSecretRef(value, opts.secretsDir);
   if ('error' in r) {
     f.problem('value', `credentials: ${r.error}`);
     return undefined;

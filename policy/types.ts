@@ -23,6 +23,19 @@ export interface IssuerConfig {
   algorithms: string[];
 }
 
+/**
+ * The `policy` section shared by the gate's and the arbiter's configs (SPEC §3, §12): route-map
+ * files and folders, or exactly one https URL of a signed bundle (SPEC §5).
+ */
+export interface RouteMapSettings {
+  /** Absolute file or folder paths, or exactly one https URL of a signed bundle. */
+  routes: string[];
+  /** The JWKS file a remote bundle's signature must verify with. */
+  bundleKeys?: string;
+  /** How long the last good bundle may serve when the source cannot be had. */
+  maxStaleMs: number;
+}
+
 export type Durability = 'fsync' | 'none';
 export type GateMode = 'enforce' | 'report';
 
@@ -44,12 +57,7 @@ export interface GateConfig {
     allowRemoteClients: boolean;
     mode: GateMode;
   };
-  policy: {
-    /** Absolute file or folder paths, or exactly one https URL of a signed bundle. */
-    routes: string[];
-    bundleKeys?: string;
-    maxStaleMs: number;
-  };
+  policy: RouteMapSettings;
   permits: {
     header: string;
     issuers: IssuerConfig[];

@@ -19,7 +19,7 @@ import { UpgradeHandler } from './arrivals/upgrade-handler.js';
 import { DeciderClient } from './authority/decider-client.js';
 import { PauseGate } from './authority/pause-gate.js';
 import { setUpPermits } from './authority/permits-setup.js';
-import { PolicySource } from './authority/policy-source.js';
+import { PolicySource } from '../runtime/policy-source.js';
 import { ConnectionTurns } from './lifecycle/connection-turns.js';
 import { InFlight } from './lifecycle/in-flight.js';
 import { agentServerOptions, guardAgentServer, listen } from './lifecycle/listeners.js';
@@ -97,7 +97,7 @@ async function startWithLog(
   // Authority: route maps, permits, decider.
   const upstreamCa = await Promise.all(config.tls.upstreamCa.map((p) => readFile(p, 'utf8')));
   const policy = new PolicySource({
-    config, clock, upstreamCa,
+    settings: config.policy, secretsDir: config.secrets.dir, configFile: config.source, clock, upstreamCa,
     onApplied: async (p: CompiledPolicy) => {
       metrics.policyInfo.reset();
       metrics.policyInfo.set({ version: p.version, digest: p.digest }, 1);

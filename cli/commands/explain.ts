@@ -11,8 +11,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../policy/config-error.js';
 import { loadConfig } from '../../policy/load-config.js';
 import type { GateConfig } from '../../policy/types.js';
-import { isRemote, loadPolicy } from '../../proxy/authority/policy-source.js';
 import { explainRequest, headerLines } from '../../proxy/pipeline/explain-request.js';
+import { isRemote, loadPolicy } from '../../runtime/policy-source.js';
 import { setUpPermits } from '../../proxy/authority/permits-setup.js';
 import { createLogger } from '../../proxy/observe/logger.js';
 import { UsageError, type Command } from './command.js';
@@ -45,11 +45,11 @@ Exit 0 whatever the decision; 2 for a usage or config error.`,
       if (e instanceof ConfigError) { process.stderr.write(`${e.message}\n`); return 2; }
       throw e;
     }
-    if (isRemote(config)) {
+    if (isRemote(config.policy)) {
       process.stderr.write(`egress-gate explain: this config's route maps are a remote bundle (${config.policy.routes[0]}); explain runs offline and reads route maps from files only\n`);
       return 2;
     }
-    const policy = await loadPolicy(config, Date.now()).catch((e) => {
+    const policy = await loadPolicy(config.policy.routes, { nowMs: Date.now(), secretsDir: config.secrets.dir }).catch((e) => {
       if (e instanceof ConfigError) { process.stderr.write(`${e.message}\n`); return undefined; }
       throw e;
     });

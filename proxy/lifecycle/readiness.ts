@@ -5,7 +5,7 @@
  */
 import type { GateConfig } from '../../policy/types.js';
 import type { Readiness } from '../observe/admin-server.js';
-import type { PolicySource } from '../authority/policy-source.js';
+import type { PolicySource } from '../../runtime/policy-source.js';
 import { reportRoutes } from '../pipeline/decide.js';
 
 /** The `/readyz` answer, computed at each request from the live parts. */

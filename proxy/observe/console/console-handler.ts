@@ -9,7 +9,7 @@
 import type http from 'node:http';
 import type { PermitChecker } from '../../../policy/permits/check-permit.js';
 import type { CompiledPolicy, GateConfig } from '../../../policy/types.js';
-import type { PolicyStatus } from '../../authority/policy-source.js';
+import type { PolicyStatus } from '../../../runtime/policy-source.js';
 import { modeFor } from '../../pipeline/decide.js';
 import { explainRequest, headerLines } from '../../pipeline/explain-request.js';
 import { BodyTooLargeError, readBody } from '../../pipeline/read-body.js';

@@ -6,7 +6,7 @@
  * it has one).
  */
 import type { CompiledPolicy, GateMode } from '../../../policy/types.js';
-import type { PolicyStatus } from '../../authority/policy-source.js';
+import type { PolicyStatus } from '../../../runtime/policy-source.js';
 import { modeFor } from '../../pipeline/decide.js';
 
 const at = (w: { file: string; line: number; col: number }) => `${w.file}:${w.line}:${w.col}`;

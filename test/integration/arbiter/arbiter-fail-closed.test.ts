@@ -1,7 +1,8 @@
 /**
  * The arbiter fails closed (SPEC §12): a decider that cannot be asked, a log that cannot be
  * written — no permit, 503 with Retry-After; a request nobody decides expires; break glass
- * opened, confirmed by a second person, used (its permit carries bgl), then expired.
+ * opened, confirmed by a second person, used (its permit carries bgl), then expired; no
+ * usable signing key: no start.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, GATE_ID, SUBJECT, workspace } from '../harness.js';
+import { BIN, cleanEnv, freePort, GATE_ID, genKey, SUBJECT, workspace } from '../harness.js';
 import { api, arbiterWorkspace, startArbiterProcess, type ArbiterProcess, type ArbiterWorkspace } from './arbiter-harness.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('base64url');
@@ -105,5 +106,34 @@ describe('arbiter fails closed', () => {
     await new Promise((r) => setTimeout(r, 2600));
     assert.equal((await api(a.aws, t.agent, 'POST', '/v1/permits', req('restart'))).json.reason, 'NO_GRANT');
     assert.match(a.arbiter.output(), /BREAK GLASS expired/);
+  });
+});
+
+describe('arbiter without a usable signing key', () => {
+  /** Runs `arbiter start` on a workspace whose arbiter.key is `key`; resolves with exit code and stderr. */
+  async function startWith(key: (dir: string) => string): Promise<{ code: number | null; stderr: string; listening: boolean }> {
+    const gws = await workspace({ routes: ROUTES });
+    const aws = await arbiterWorkspace({ dir: gws.dir, issuerKeyPath: gws.issuerKeyPath, routesDir: path.join(gws.dir, 'routes'), config: (c) => { c.arbiter.key = key(path.join(gws.dir, 'arbiter')); } });
+    const r = spawnSync(process.execPath, [BIN, 'arbiter', 'start', '--config', aws.configPath], { cwd: aws.dir, env: cleanEnv(), encoding: 'utf8', timeout: 20_000 });
+    const listening = await fetch(`${aws.url}/healthz`).then(() => true, () => false);
+    return { code: r.status, stderr: r.stderr, listening };
+  }
+
+  it('a missing key file: no start (exit 2, the file named), nothing listening', async () => {
+    const r = await startWith((dir) => path.join(dir, 'keys', 'missing.jwk.json'));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /missing\.jwk\.json/);
+    assert.equal(r.listening, false);
+  });
+
+  it('a public key only: no start (exit 2), it must be a private JWK', async () => {
+    const r = await startWith((dir) => {
+      const f = path.join(dir, 'keys', 'public.jwk.json');
+      fs.writeFileSync(f, JSON.stringify(genKey('EdDSA', 'pub-only').publicJwk));
+      return f;
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /must be a private JWK with a kid/);
+    assert.equal(r.listening, false);
   });
 });

@@ -61,8 +61,9 @@ export interface ArbiterProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startArbiterProcess(ws: ArbiterWorkspace): Promise<ArbiterProcess> {
-  const proc = spawn(process.execPath, [BIN, 'arbiter', 'start', '--config', ws.configPath], { cwd: ws.dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the built bin on `ws`; `env` adds variables (NODE_EXTRA_CA_CERTS for a test CA). Resolves once /healthz answers. */
+export async function startArbiterProcess(ws: ArbiterWorkspace, env: Record<string, string> = {}): Promise<ArbiterProcess> {
+  const proc = spawn(process.execPath, [BIN, 'arbiter', 'start', '--config', ws.configPath], { cwd: ws.dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
   proc.stdout!.on('data', (d) => chunks.push(String(d)));
   proc.stderr!.on('data', (d) => chunks.push(String(d)));

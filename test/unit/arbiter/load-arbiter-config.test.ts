@@ -43,6 +43,16 @@ describe('parseArbiterConfig (SPEC §12)', () => {
     assert.ok(ps.some((p) => /needs 2 distinct approvers, but only 1/.test(p)), ps.join('\n'));
     assert.ok(ps.some((p) => /^4:\d+: arbiter: "listen" binds 0.0.0.0/.test(p)), ps.join('\n'));
   });
+
+  it('policy: one https bundle URL with bundle_keys and max_stale, as the gate reads it (SPEC §3, §12)', () => {
+    const c = parseArbiterConfig(base.replace('  routes: [./routes/]', '  routes: [https://bundles.example/routes.jwt]\n  bundle_keys: ./keys/bundle.jwks.json\n  max_stale: 2m'), '/etc/a/arbiter.yaml');
+    assert.deepEqual(c.policy, { routes: ['https://bundles.example/routes.jwt'], bundleKeys: '/etc/a/keys/bundle.jwks.json', maxStaleMs: 120_000 });
+    assert.equal(parseArbiterConfig(base, '/etc/a/arbiter.yaml').policy.maxStaleMs, 300_000, 'max_stale defaults to 5m');
+    assert.deepEqual(problems(base.replace('  routes: [./routes/]', '  routes: [https://bundles.example/routes.jwt]')), ['5:11: policy: a remote bundle needs "bundle_keys" (the JWKS its signature must verify with)']);
+    assert.deepEqual(problems(base.replace('  routes: [./routes/]', '  routes: [http://bundles.example/r.jwt]\n  bundle_keys: ./k.json')), ['5:12: policy: a remote route-map bundle must be an https URL']);
+    const mixed = problems(base.replace('  routes: [./routes/]', '  routes: [https://bundles.example/r.jwt, ./routes/]\n  bundle_keys: ./k.json'));
+    assert.match(mixed.join('\n'), /may name one https URL of a signed bundle, or files and folders, not both/);
+  });
 });
 
 describe('grants', () => {

@@ -156,6 +156,14 @@ describe('parseRouteMap: valid maps', () => {
     assert.throws(() => parseRouteMap(text, 'c.yaml', {}), (e: ConfigError) => e.problems.length === 1 && e.problems[0]?.line === 8 && (e.problems[0]?.message ?? '').includes('no secrets.dir'));
   });
 
+  it('readSecrets: false (the arbiter) checks a reference without reading it: no secrets.dir needed, the value stays the reference', () => {
+    const text = readFileSync(fixture('credentials.yaml'), 'utf8').split('\n').slice(0, 8).join('\n');
+    const { routes } = parseRouteMap(text, 'c.yaml', { readSecrets: false });
+    assert.deepEqual(routes[0]?.credentials, { header: 'Authorization', value: 'Bearer ${secret:stripe-live}', secret: 'stripe-live' });
+    const bad = text.replace('${secret:stripe-live}', '${secret:../outside}');
+    assert.throws(() => parseRouteMap(bad, 'c.yaml', { readSecrets: false }), (e: ConfigError) => (e.problems[0]?.message ?? '').includes('must be one file name'));
+  });
+
   it('keeps exceptions, expired ones included, with expiry in ms', () => {
     const text = readFileSync(fixture('exceptions.yaml'), 'utf8').split('\n').slice(0, 14).join('\n');
     const { exceptions } = parseRouteMap(text, 'e.yaml');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicy } from '../../../../../policy/compile-policy.js';
-import type { PolicyStatus } from '../../../../../proxy/authority/policy-source.js';
+import type { PolicyStatus } from '../../../../../runtime/policy-source.js';
 import { loopbackHostHeader } from '../../../../../proxy/observe/console/console-access.js';
 import { routesView } from '../../../../../proxy/observe/console/routes-view.js';
 import { exception, route } from '../../../policy/route-factory.js';

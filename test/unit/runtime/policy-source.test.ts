@@ -1,69 +1,26 @@
 /**
- * PolicySource and the remote bundle: verification (signature, alg, typ), ETag polling,
+ * PolicySource, shared by the gate and the arbiter, with a remote bundle: ETag polling,
  * refused reloads that keep the last good version, staleness past max_stale (with an
- * injected clock), and file reloads on change.
+ * injected clock); and file reloads on change. Verification itself: policy/bundle/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BundleFetchError, BundleFetcher, readBundleKeys } from '../../../../proxy/authority/bundle-fetcher.js';
-import { bundlePollMs, PolicySource } from '../../../../proxy/authority/policy-source.js';
-import { ConfigError } from '../../../../policy/config-error.js';
-import type { CompiledPolicy, GateConfig } from '../../../../policy/types.js';
-import { genKey, tmpDir } from '../../../kit/keys.js';
-import { bundleHandler, eventually, makeTlsFixture, signBundle, switchable, type Switchable, type TlsFixture } from '../../../kit/servers.js';
+import { bundlePollMs, PolicySource, type PolicySourceOptions } from '../../../runtime/policy-source.js';
+import { ConfigError } from '../../../policy/config-error.js';
+import type { CompiledPolicy } from '../../../policy/types.js';
+import { genKey, tmpDir } from '../../kit/keys.js';
+import { bundleHandler, eventually, makeTlsFixture, signBundle, switchable, type Switchable, type TlsFixture } from '../../kit/servers.js';
 
 const V1 = 'routes:\n  - { surface: s, action: one, match: { host: a.test, method: GET, path: /one }, authorize: none }\n';
 const V2 = 'routes:\n  - { surface: s, action: two, match: { host: a.test, method: GET, path: /two }, authorize: none }\n';
 
-function config(o: { routes: string[]; bundleKeys?: string; maxStaleMs?: number }): GateConfig {
-  return { source: 'test', policy: { routes: o.routes, bundleKeys: o.bundleKeys, maxStaleMs: o.maxStaleMs ?? 60_000 }, secrets: {} } as unknown as GateConfig;
+function config(o: { routes: string[]; bundleKeys?: string; maxStaleMs?: number }): Pick<PolicySourceOptions, 'settings' | 'configFile'> {
+  return { configFile: 'test', settings: { routes: o.routes, bundleKeys: o.bundleKeys, maxStaleMs: o.maxStaleMs ?? 60_000 } };
 }
 
 const actionOf = (src: PolicySource): string | undefined => src.policy?.routes[0]?.action;
-
-async function rejectsCode(p: Promise<unknown>, code: string) {
-  await assert.rejects(p, (e: unknown) => e instanceof BundleFetchError && e.code === code);
-}
-
-describe('BundleFetcher.verify', () => {
-  const key = genKey('EdDSA', 'bundle-1');
-  const other = genKey('EdDSA', 'bundle-1');
-  const es = genKey('ES256', 'bundle-es');
-  const f = new BundleFetcher({ url: 'https://127.0.0.1:1/b', jwks: { keys: [key.publicJwk as never, es.publicJwk as never] } });
-  after(() => f.close());
-
-  it('returns the YAML of a good bundle (EdDSA and ES256)', async () => {
-    assert.equal(await f.verify(signBundle(key, V1)), V1);
-    assert.equal(await f.verify(signBundle(es, V2)), V2);
-  });
-  it('refuses a bundle signed by another key', () => rejectsCode(f.verify(signBundle(other, V1)), 'ERR_BUNDLE_INVALID'));
-  it('refuses a wrong typ, and none', async () => {
-    await rejectsCode(f.verify(signBundle(key, V1, { typ: 'permit+jwt' })), 'ERR_BUNDLE_INVALID');
-    await rejectsCode(f.verify(signBundle(key, V1, { typ: undefined })), 'ERR_BUNDLE_INVALID');
-  });
-  it('refuses HS256 and alg none', async () => {
-    const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'routemap+jwt', kid: 'bundle-1' })).toString('base64url');
-    const p = Buffer.from(V1).toString('base64url');
-    const mac = crypto.createHmac('sha256', 'secret').update(`${h}.${p}`).digest('base64url');
-    await rejectsCode(f.verify(`${h}.${p}.${mac}`), 'ERR_BUNDLE_INVALID');
-    const n = Buffer.from(JSON.stringify({ alg: 'none', typ: 'routemap+jwt' })).toString('base64url');
-    await rejectsCode(f.verify(`${n}.${p}.`), 'ERR_BUNDLE_INVALID');
-  });
-  it('refuses a tampered payload and garbage', async () => {
-    const t = signBundle(key, V1).split('.');
-    await rejectsCode(f.verify(`${t[0]}.${Buffer.from(V2).toString('base64url')}.${t[2]}`), 'ERR_BUNDLE_INVALID');
-    await rejectsCode(f.verify('not a jws'), 'ERR_BUNDLE_INVALID');
-  });
-  it('bundle_keys must be a readable JWKS with keys', async () => {
-    const dir = tmpDir();
-    await assert.rejects(readBundleKeys(path.join(dir, 'missing.json')), ConfigError);
-    fs.writeFileSync(path.join(dir, 'empty.json'), '{"keys":[]}');
-    await assert.rejects(readBundleKeys(path.join(dir, 'empty.json')), ConfigError);
-  });
-});
 
 describe('PolicySource with a remote bundle', () => {
   const key = genKey('EdDSA', 'bundle-k');
@@ -87,7 +44,7 @@ describe('PolicySource with a remote bundle', () => {
     const applied: CompiledPolicy[] = [];
     const refused: string[] = [];
     const src = new PolicySource({
-      config: config({ routes: [server.url('/bundle')], bundleKeys: keysPath, maxStaleMs: 10_000 }), clock: () => now, upstreamCa: [tls.caPem],
+      ...config({ routes: [server.url('/bundle')], bundleKeys: keysPath, maxStaleMs: 10_000 }), clock: () => now, upstreamCa: [tls.caPem],
       onApplied: (p) => { applied.push(p); }, onRefused: (e) => refused.push(e),
     });
     try {
@@ -141,7 +98,7 @@ describe('PolicySource with a remote bundle', () => {
 
   it('starts without a reachable bundle: nothing loaded, then loads on a later poll', async () => {
     await server.down();
-    const src = new PolicySource({ config: config({ routes: [server.url('/bundle')], bundleKeys: keysPath }), upstreamCa: [tls.caPem] });
+    const src = new PolicySource({ ...config({ routes: [server.url('/bundle')], bundleKeys: keysPath }), upstreamCa: [tls.caPem] });
     try {
       assert.equal(await src.start(), undefined);
       assert.equal(src.policy, undefined);
@@ -154,7 +111,7 @@ describe('PolicySource with a remote bundle', () => {
   });
 
   it('does not trust the bundle server without tls.upstream_ca', async () => {
-    const src = new PolicySource({ config: config({ routes: [server.url('/bundle')], bundleKeys: keysPath }) });
+    const src = new PolicySource({ ...config({ routes: [server.url('/bundle')], bundleKeys: keysPath }) });
     try {
       assert.equal(await src.start(), undefined);
       assert.match(src.status().unreachable?.error ?? '', /could not be fetched/);
@@ -175,7 +132,7 @@ describe('PolicySource with files', () => {
     fs.writeFileSync(file, V1);
     const applied: string[] = [];
     const refused: string[] = [];
-    const src = new PolicySource({ config: config({ routes: [dir] }), onApplied: (p) => { applied.push(p.routes[0]!.action); }, onRefused: (e) => refused.push(e) });
+    const src = new PolicySource({ ...config({ routes: [dir] }), onApplied: (p) => { applied.push(p.routes[0]!.action); }, onRefused: (e) => refused.push(e) });
     try {
       await src.start();
       await src.watch();
@@ -195,6 +152,6 @@ describe('PolicySource with files', () => {
   it('an invalid first version refuses the start', async () => {
     const dir = tmpDir();
     fs.writeFileSync(path.join(dir, 'r.yaml'), 'routes: 3\n');
-    await assert.rejects(new PolicySource({ config: config({ routes: [dir] }) }).start(), ConfigError);
+    await assert.rejects(new PolicySource({ ...config({ routes: [dir] }) }).start(), ConfigError);
   });
 });

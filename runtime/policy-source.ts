@@ -1,27 +1,31 @@
 /**
- * The route maps in effect, and their reloads (SPEC §3, §10).
+ * The route maps in effect, and their reloads (SPEC §3, §10, §12), for both composition roots:
+ * the gate (proxy/gate.ts) and the arbiter (arbiter/arbiter.ts). It sees no socket of theirs.
  *
  * Files and folders: loaded at start (an invalid set refuses the start), reloaded on file
  * change (watch) and on SIGHUP. A remote bundle (one https URL): polled with If-None-Match
- * every `bundlePollMs(max_stale)` and on SIGHUP; the gate starts even when it is unreachable.
+ * every `bundlePollMs(max_stale)` and on SIGHUP; the service starts even when it is unreachable.
  *
  * Invariants:
  * - an invalid new version is refused, logged (`onRefused`) and counted by the caller; the
  *   last good version stays, and `status().refused` names the refusal until a good version
  *   is confirmed;
- * - `policy` is undefined — every request `SILENCE POLICY_UNAVAILABLE` — while no version is
- *   loaded, or while a remote bundle has gone `max_stale` without a good fetch;
+ * - `policy` is undefined — every request `SILENCE POLICY_UNAVAILABLE`, no permit issued — while
+ *   no version is loaded, or while a remote bundle has gone `max_stale` without a good fetch;
  * - each version that takes effect is announced once to `onApplied` (the `policy` receipt).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { compilePolicy } from '../../policy/compile-policy.js';
-import { ConfigError } from '../../policy/config-error.js';
-import { loadRouteMaps } from '../../policy/load-route-maps.js';
-import { parseRouteMap } from '../../policy/parse-route-map.js';
-import type { CompiledPolicy, GateConfig } from '../../policy/types.js';
-import { BundleFetchError, BundleFetcher, readBundleKeys } from './bundle-fetcher.js';
+import { BundleError } from '../policy/bundle/verify-bundle.js';
+import { readBundleKeys } from '../policy/bundle/read-bundle-keys.js';
+import { compilePolicy } from '../policy/compile-policy.js';
+import { ConfigError } from '../policy/config-error.js';
+import { loadRouteMaps } from '../policy/load-route-maps.js';
+import { parseRouteMap } from '../policy/parse-route-map.js';
+import type { RouteMapOptions } from '../policy/parse-route-map.js';
+import type { CompiledPolicy, RouteMapSettings } from '../policy/types.js';
+import { BundleFetcher } from './bundle-fetcher.js';
 
 export interface PolicyStatus {
   /** `files` or `bundle` (a remote signed bundle). */
@@ -40,7 +44,14 @@ export interface PolicyStatus {
 }
 
 export interface PolicySourceOptions {
-  config: GateConfig;
+  /** The `policy` section: route-map files and folders, or one bundle URL. */
+  settings: RouteMapSettings;
+  /** Where brokered credentials of the route maps resolve from (the gate's `secrets.dir`). */
+  secretsDir?: string;
+  /** false: credentials references are checked, not read (the arbiter never forwards). */
+  readSecrets?: boolean;
+  /** The config file, named when `bundle_keys` is missing. */
+  configFile: string;
   clock?: () => number;
   /** Extra CAs for the bundle server (`tls.upstream_ca` contents). */
   upstreamCa?: string[];
@@ -56,20 +67,20 @@ export function bundlePollMs(maxStaleMs: number): number {
 }
 
 /** Whether `policy.routes` names a remote bundle. */
-export function isRemote(config: GateConfig): boolean {
-  return config.policy.routes.length === 1 && /^https:\/\//i.test(config.policy.routes[0] ?? '');
+export function isRemote(settings: RouteMapSettings): boolean {
+  return settings.routes.length === 1 && /^https:\/\//i.test(settings.routes[0] ?? '');
 }
 
-/** Loads and compiles the route-map files of a config once (used by start, check and explain). */
-export async function loadPolicy(config: GateConfig, nowMs: number): Promise<CompiledPolicy> {
-  const maps = await loadRouteMaps(config.policy.routes, { secretsDir: config.secrets.dir });
-  return compilePolicy(maps, { nowMs });
+/** Loads and compiles route-map files and folders once (used by start, check and explain). */
+export async function loadPolicy(routes: readonly string[], o: RouteMapOptions & { nowMs: number }): Promise<CompiledPolicy> {
+  const maps = await loadRouteMaps([...routes], { secretsDir: o.secretsDir, readSecrets: o.readSecrets });
+  return compilePolicy(maps, { nowMs: o.nowMs });
 }
 
 /** Compiles a bundle's YAML text; its routes are located at `url:line:col`. */
-export function compileBundle(config: GateConfig, url: string, text: string, nowMs: number): CompiledPolicy {
-  const map = parseRouteMap(text, url, { secretsDir: config.secrets.dir });
-  return compilePolicy({ routes: map.routes, exceptions: map.exceptions, sources: [{ path: url, text }] }, { nowMs });
+export function compileBundle(url: string, text: string, o: RouteMapOptions & { nowMs: number }): CompiledPolicy {
+  const map = parseRouteMap(text, url, { secretsDir: o.secretsDir, readSecrets: o.readSecrets });
+  return compilePolicy({ routes: map.routes, exceptions: map.exceptions, sources: [{ path: url, text }] }, { nowMs: o.nowMs });
 }
 
 const firstLines = (msg: string) => msg.split('\n').slice(0, 5).join('; ');
@@ -94,14 +105,14 @@ export class PolicySource {
 
   constructor(private readonly o: PolicySourceOptions) {
     this.clock = o.clock ?? Date.now;
-    this.remote = isRemote(o.config);
+    this.remote = isRemote(o.settings);
     this.confirmedAt = this.clock();
   }
 
   /** The policy to decide with, or undefined when none is loaded and fresh. */
   get policy(): CompiledPolicy | undefined {
     if (!this.current) return undefined;
-    if (this.remote && this.clock() - this.confirmedAt > this.o.config.policy.maxStaleMs) return undefined;
+    if (this.remote && this.clock() - this.confirmedAt > this.o.settings.maxStaleMs) return undefined;
     return this.current;
   }
 
@@ -123,18 +134,18 @@ export class PolicySource {
   /**
    * First load. Files: throws ConfigError when the route maps are invalid (start refuses to
    * run). Bundle: throws only for unusable `bundle_keys`; an unreachable or invalid bundle
-   * leaves the gate running, not ready, answering POLICY_UNAVAILABLE until a good fetch.
+   * leaves the service running, not ready, answering POLICY_UNAVAILABLE until a good fetch.
    */
   async start(): Promise<CompiledPolicy | undefined> {
     if (!this.remote) {
-      const p = await loadPolicy(this.o.config, this.clock());
+      const p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
       this.current = p;
       await this.o.onApplied?.(p);
       return p;
     }
-    const keysFile = this.o.config.policy.bundleKeys;
-    if (!keysFile) throw new ConfigError([{ file: this.o.config.source, line: 0, col: 0, message: 'policy: a remote bundle needs "bundle_keys"' }]);
-    this.fetcher = new BundleFetcher({ url: this.o.config.policy.routes[0] as string, jwks: await readBundleKeys(keysFile), ca: this.o.upstreamCa });
+    const keysFile = this.o.settings.bundleKeys;
+    if (!keysFile) throw new ConfigError([{ file: this.o.configFile, line: 0, col: 0, message: 'policy: a remote bundle needs "bundle_keys"' }]);
+    this.fetcher = new BundleFetcher({ url: this.o.settings.routes[0] as string, jwks: await readBundleKeys(keysFile), ca: this.o.upstreamCa });
     await this.reload();
     return this.current;
   }
@@ -153,7 +164,7 @@ export class PolicySource {
   private async reloadOnce(): Promise<void> {
     let p: CompiledPolicy;
     try {
-      p = await loadPolicy(this.o.config, this.clock());
+      p = await loadPolicy(this.o.settings.routes, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
     } catch (e) {
       this.refuse((e as Error).message);
       return;
@@ -172,12 +183,12 @@ export class PolicySource {
   private async pollOnce(): Promise<void> {
     const fetcher = this.fetcher;
     if (!fetcher) return;
-    const url = this.o.config.policy.routes[0] as string;
+    const url = this.o.settings.routes[0] as string;
     let got;
     try {
       got = await fetcher.fetch(this.current ? this.etag : undefined);
     } catch (e) {
-      if (e instanceof BundleFetchError && e.code === 'ERR_BUNDLE_INVALID') {
+      if (e instanceof BundleError && e.code === 'ERR_BUNDLE_INVALID') {
         this.unreachable = null;
         // The same refused bundle served again is not refused (nor counted) again.
         if (e.sha256 !== undefined && e.sha256 === this.refusedSha) return;
@@ -200,7 +211,7 @@ export class PolicySource {
     if (got.sha256 === this.refusedSha) return;
     let p: CompiledPolicy;
     try {
-      p = compileBundle(this.o.config, url, got.text, this.clock());
+      p = compileBundle(url, got.text, { nowMs: this.clock(), secretsDir: this.o.secretsDir, readSecrets: this.o.readSecrets });
     } catch (e) {
       this.refusedSha = got.sha256;
       this.refuse((e as Error).message);
@@ -222,7 +233,7 @@ export class PolicySource {
    */
   async watch(): Promise<void> {
     if (this.remote) {
-      const every = bundlePollMs(this.o.config.policy.maxStaleMs);
+      const every = bundlePollMs(this.o.settings.maxStaleMs);
       let busy = false;
       // A slow fetch is never queued behind itself: a tick while one runs is skipped.
       this.poller = setInterval(() => {
@@ -239,8 +250,8 @@ export class PolicySource {
       this.timer.unref();
     };
     // secrets.dir is watched too, so a rotated secret (a Kubernetes Secret update) takes effect.
-    const secrets = this.o.config.secrets.dir ? [this.o.config.secrets.dir] : [];
-    for (const src of [...this.o.config.policy.routes, ...secrets]) {
+    const secrets = this.o.secretsDir ? [this.o.secretsDir] : [];
+    for (const src of [...this.o.settings.routes, ...secrets]) {
       try {
         const st = await stat(src);
         // A file is watched through its folder: editors and kubelet replace files by rename.
