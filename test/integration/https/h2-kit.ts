@@ -20,7 +20,7 @@ export async function tlsThrough(gatePort: number, authority: string, caPem: str
 }
 
 /** A node:http2 client session to `https://authority` through the gate. */
-export async function h2Through(gatePort: number, authority: string, caPem: string): Promise<{ session: http2.ClientHttp2Session; alpn: string | false }> {
+export async function h2Through(gatePort: number, authority: string, caPem: string): Promise<{ session: http2.ClientHttp2Session; alpn: string | false | null }> {
   const t = await tlsThrough(gatePort, authority, caPem, ['h2']);
   const session = http2.connect(`https://${authority}`, { createConnection: () => t });
   session.on('error', () => undefined);
