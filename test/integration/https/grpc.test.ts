@@ -21,6 +21,7 @@ service Echo {
   rpc Say (Msg) returns (Msg);
   rpc Count (Msg) returns (stream Msg);
   rpc Secret (Msg) returns (Msg);
+  rpc Missing (Msg) returns (Msg);
 }
 `;
 
@@ -55,6 +56,7 @@ describe('gRPC through CONNECT interception', () => {
         call.end(t);
       },
       Secret(_call: any, cb: any) { arrived.push('Secret'); cb(null, { text: 'leaked' }); },
+      Missing(_call: any, cb: any) { arrived.push('Missing'); cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }); },
     });
     G = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0',
       grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(leaf.keyPem), cert_chain: Buffer.from(leaf.certPem) }]),
@@ -66,6 +68,7 @@ describe('gRPC through CONNECT interception', () => {
         routes: [
           { surface: 'echo', action: 'say', match: m('/egress.test.Echo/Say'), authorize: 'none' },
           { surface: 'echo', action: 'count', match: m('/egress.test.Echo/Count'), authorize: 'none' },
+          { surface: 'echo', action: 'missing', match: m('/egress.test.Echo/Missing'), authorize: 'none' },
           { surface: 'echo', action: 'secret', match: m('/egress.test.Echo/Secret'), authorize: 'deny' },
         ],
       },
@@ -115,6 +118,13 @@ describe('gRPC through CONNECT interception', () => {
     assert.equal(status.code, grpc.status.OK, status.details);
     assert.deepEqual(got, ['n-1', 'n-2', 'n-3']);
     assert.deepEqual(status.metadata.get('x-origin-trailer'), ['count']);
+  });
+
+  it("an origin's error status (a Trailers-Only answer) reaches the client as that status", async () => {
+    const r = await unary('Missing', 'x');
+    assert.equal(r.err?.code, grpc.status.NOT_FOUND);
+    assert.equal(r.err?.details, 'no such thing');
+    assert.ok(arrived.includes('Missing'));
   });
 
   it('a denied call is PERMISSION_DENIED with the reason, and never reaches the server', async () => {
