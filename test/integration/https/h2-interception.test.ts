@@ -12,7 +12,7 @@ import {
   readReceipts, startGate, startOrigin, tmpDir, workspace, type GateProcess, type GateWorkspace, type Origin,
 } from '../harness.js';
 import { makeCa, makeLeaf, run } from './kit.js';
-import { cancelFrame, h2Request, h2Through, headersFrame, rawH2, tlsThrough } from './h2-kit.js';
+import { cancelFrame, dataFrame, h2Request, h2Through, headersFrame, rawH2, tlsThrough } from './h2-kit.js';
 
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
@@ -123,6 +123,22 @@ describe('https: HTTP/2 through CONNECT interception', () => {
     const [c] = readReceipts(ws.receiptsDir).filter((r) => r.payload.kind === 'decision' && r.payload.request?.method === 'CONNECT' && r.payload.reason === 'REQUEST_INVALID');
     assert.ok(c, 'the CONNECT inside h2 has its REQUEST_INVALID receipt');
     assert.equal(origin.byPath('/docs/conn').length + origin.byPath('/docs/te').length, 0);
+  });
+
+  it('a stream reset half-way through its body: the upstream request is aborted, never completed with the part', async () => {
+    const t = await tlsThrough(ws.listenPort, auth(), gateCaPem, ['h2']);
+    const h2 = await rawH2(t);
+    h2.write(Buffer.concat([headersFrame(1, [[':method', 'GET'], [':scheme', 'https'], [':path', '/slow/cut'], [':authority', auth()]], true), dataFrame(1, 'part')]));
+    let d;
+    for (let i = 0; i < 40 && !(d = decisionsFor('/slow/cut')[0]); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200));
+    h2.write(cancelFrame(1));
+    let o;
+    for (let i = 0; i < 40 && !(o = outcomeOf(d!.payload.id)); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 300));
+    t.destroy();
+    assert.equal(o?.payload.error, 'client aborted');
+    assert.equal(origin.byPath('/slow/cut').length, 0, 'the origin got the cut body as a whole request');
   });
 
   it('a reset flood: thousands of streams opened and cancelled; the gate stays up, bounded, and forwards none of them', async () => {

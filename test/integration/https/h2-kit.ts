@@ -69,6 +69,11 @@ export function headersFrame(stream: number, fields: [string, string][], open = 
   return frame(0x1, open ? 0x4 : 0x5, stream, block);
 }
 
+/** A DATA frame that does not end the stream. */
+export function dataFrame(stream: number, data: string): Buffer {
+  return frame(0x0, 0, stream, Buffer.from(data));
+}
+
 /** RST_STREAM with CANCEL (0x8). */
 export function cancelFrame(stream: number): Buffer {
   const p = Buffer.alloc(4); p.writeUInt32BE(0x8, 0);
