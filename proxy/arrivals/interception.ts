@@ -5,6 +5,8 @@
  * that never listens. Requests and upgrades on that server go through the same handlers as
  * on the proxy port, with the arrival (scheme and CONNECT authority) this module remembers
  * for each socket — the inner servers and the arrivals map are owned here, nowhere else.
+ * A TLS client that negotiated ALPN `h2` is served by h2-sessions.ts instead: each of its
+ * streams goes to the same request handler, with the same arrival.
  */
 import http from 'node:http';
 import type net from 'node:net';
