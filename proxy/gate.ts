@@ -5,6 +5,7 @@
  * authority/ holds what decisions are made with, observe/ and lifecycle/ the rest.
  */
 import http from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { readFile } from 'node:fs/promises';
 import { loadCa } from '../certs/ca.js';
 import { createLeafIssuer } from '../certs/leaf-issuer.js';
@@ -159,6 +160,9 @@ async function startWithLog(
       // An intercepted plain stream stays 'open': the requests inside take their turns on the same socket.
       void inFlight.track(turns.run(socket, () => connect.handle(req, socket, head, arrival), backstop(socket)));
     },
+    // An HTTP/2 stream: concurrent with the others of its connection, so no turns (h2-sessions.ts).
+    stream: (req: Http2ServerRequest, res: Http2ServerResponse, arrival: Arrival) => inFlight.track(requests.handle(req, res, arrival).then(() => undefined)),
+    flood: (arrival: Arrival) => log.warn({ tunnel: arrival.tunnel }, 'HTTP/2 connection closed: streams reset faster than the gate handles them (reset flood)'),
   };
   const serverOptions = agentServerOptions(config);
   const ca = config.tls.caCert && config.tls.caKey ? await loadCa(config.tls.caCert, config.tls.caKey) : undefined;
@@ -205,6 +209,7 @@ async function startWithLog(
         policy.close();
         proxy.close();
         proxy.closeIdleConnections();
+        interception?.closeH2();
         await inFlight.drained(graceMs);
         // Tunnels and WebSockets still open after the grace are ended; their outcome receipts follow at once.
         splices.closeAll();

@@ -5,12 +5,15 @@
  * that never listens. Requests and upgrades on that server go through the same handlers as
  * on the proxy port, with the arrival (scheme and CONNECT authority) this module remembers
  * for each socket — the inner servers and the arrivals map are owned here, nowhere else.
+ * A TLS client that negotiated ALPN `h2` is served by h2-sessions.ts instead: each of its
+ * streams goes to the same request handler, with the same arrival.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { LeafIssuer } from '../../certs/leaf-issuer.js';
 import type { Arrival } from '../pipeline/parse-request.js';
+import { H2Sessions, type H2StreamHandler } from './h2-sessions.js';
 import { serveOn, sniffAndTerminate } from './terminate-tls.js';
 
 export interface InterceptionHandlers {
@@ -18,6 +21,10 @@ export interface InterceptionHandlers {
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
   /** A CONNECT inside the tunnel: decided (REQUEST_INVALID) and answered, instead of Node's silent close. */
   connect(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
+  /** One HTTP/2 stream (ALPN h2): resolves when it is handled, its outcome receipt included. */
+  stream: H2StreamHandler;
+  /** A connection closed as a reset flood (h2-sessions.ts). */
+  flood(arrival: Arrival): void;
 }
 
 /** How an intercepted CONNECT ended up: served, refused for its SNI, or gone. */
@@ -28,6 +35,7 @@ export class Interception {
   /** The inner servers: https for terminated TLS, http for plain streams. */
   readonly servers: { https: http.Server; http: http.Server };
   private readonly arrivals = new WeakMap<object, Arrival>();
+  private readonly h2: H2Sessions;
 
   constructor(private readonly leafs: LeafIssuer, serverOptions: http.ServerOptions, handlers: InterceptionHandlers, private readonly handshakeTimeoutMs: number) {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -45,6 +53,7 @@ export class Interception {
       if (!arrival) { socket.destroy(); return; }
       handlers.connect(req, socket, head, arrival);
     };
+    this.h2 = new H2Sessions(handlers.stream, handlers.flood);
     this.servers = { https: http.createServer(serverOptions, onRequest), http: http.createServer(serverOptions, onRequest) };
     for (const s of [this.servers.https, this.servers.http]) {
       s.on('upgrade', onUpgrade);
@@ -60,12 +69,18 @@ export class Interception {
     return this.leafs.admit(host);
   }
 
+  /** Sends GOAWAY on every HTTP/2 connection (stop): what is being handled finishes. */
+  closeH2(): void {
+    this.h2.closeAll();
+  }
+
   /** Answers the CONNECT with 200, then terminates TLS (or takes plain HTTP) and serves the requests inside. */
   async accept(socket: net.Socket, head: Buffer, tunnel: { host: string; port: number }): Promise<Intercepted> {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     const sniffed = await sniffAndTerminate(socket, head, { host: tunnel.host, leafs: this.leafs, handshakeTimeoutMs: this.handshakeTimeoutMs });
     switch (sniffed.kind) {
       case 'tls':
+        if (sniffed.socket.alpnProtocol === 'h2') { this.h2.serve(sniffed.socket, { scheme: 'https', tunnel }); return 'served'; }
         this.arrivals.set(sniffed.socket, { scheme: 'https', tunnel });
         serveOn(this.servers.https, sniffed.socket);
         return 'served';

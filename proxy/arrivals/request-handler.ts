@@ -7,7 +7,8 @@
  * Invariant: forward() takes a Clearance, which only Recorder.decision makes, and only after
  * the decision entry is durable and the verdict said forward. Every other path answers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { DecisionChain } from '../pipeline/decision-chain.js';
 import type { Forwarder } from '../pipeline/forward.js';
 import type { Arrival } from '../pipeline/parse-request.js';
@@ -16,7 +17,10 @@ import type { Clearance, Recorder } from '../pipeline/record.js';
 import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
 import type { TurnEnd } from '../lifecycle/connection-turns.js';
 import type { GateMetrics } from '../observe/metrics.js';
-import { blockedResponse, egressHeaders, send, upstreamFailureResponse } from '../wire/respond.js';
+import { blockedResponse, egressHeaders, grpcBlockedResponse, isGrpcCall, send, upstreamFailureResponse, type AgentResponse } from '../wire/respond.js';
+
+/** An agent's request: HTTP/1.1 (node:http), or an HTTP/2 stream (node:http2's compatibility API). */
+export type AgentRequest = IncomingMessage | Http2ServerRequest;
 
 export interface RequestHandlerDeps {
   chain: DecisionChain;
@@ -29,7 +33,7 @@ export interface RequestHandlerDeps {
 }
 
 /** The body of a request the gate is handling, read only if the chain needs it whole. */
-export function bodyOf(req: IncomingMessage): BodySource {
+export function bodyOf(req: AgentRequest): BodySource {
   const cl = req.headers['content-length'];
   return { contentLength: cl !== undefined && /^\d{1,15}$/.test(cl) ? Number(cl) : undefined, read: (max) => readBody(req, max) };
 }
@@ -50,21 +54,22 @@ export class RequestHandler {
    * answer (a refusal that closes, an upstream failure, the client's own Connection: close):
    * nothing pipelined behind it may then be decided (connection-turns.ts).
    */
-  async handle(req: IncomingMessage, res: ServerResponse, arrival: Arrival): Promise<TurnEnd> {
+  async handle(req: AgentRequest, res: AgentResponse, arrival: Arrival): Promise<TurnEnd> {
     const decided = await this.deps.chain.decideRequest({ head: req, arrival, body: bodyOf(req) });
     const rec = await this.deps.recorder.decision(decided);
     if (!rec.clearance) {
       // Unrecorded (RECEIPT_UNAVAILABLE) answers close the connection: the body may be unread.
       const close = rec.attempt.close || rec.receiptId === undefined;
-      send(res, blockedResponse(rec.verdict.decision, rec.receiptId, undefined, this.deps.permitRequest), close);
+      const d = rec.verdict.decision;
+      send(res, isGrpcCall(arrival.h2, req.headers['content-type']) ? grpcBlockedResponse(d, rec.receiptId) : blockedResponse(d, rec.receiptId, undefined, this.deps.permitRequest), close);
       return close || clientCloses(req) ? 'close' : 'open';
     }
-    const kept = await this.forward(req, res, rec.clearance);
+    const kept = await this.forward(req, res, rec.clearance, arrival.h2 === true);
     return kept && !clientCloses(req) ? 'open' : 'close';
   }
 
   /** Forwards a cleared request; false when the answer closed the connection. */
-  private async forward(req: IncomingMessage, res: ServerResponse, c: Clearance): Promise<boolean> {
+  private async forward(req: AgentRequest, res: AgentResponse, c: Clearance, h2: boolean): Promise<boolean> {
     const { attempt: a, verdict: v, receiptId } = c;
     const request = a.request!;
     const dest = await connectAddress(this.deps.resolver, request, a.address);
@@ -76,7 +81,7 @@ export class RequestHandler {
     const credential = a.credential;
     const t0 = process.hrtime.bigint();
     const out = await this.deps.forwarder.forward(c, {
-      req, res, request, address: dest.address, body: a.body,
+      req, res, h2, request, address: dest.address, body: a.body,
       set: credential ? { [credential.header]: credential.value } : undefined, answerHeaders: egressHeaders(v, receiptId),
     });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

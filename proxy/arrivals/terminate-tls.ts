@@ -34,8 +34,8 @@ const TLS_HANDSHAKE = 0x16;
  * Classifies and, for TLS, terminates the tunnel on `socket`. `head` is what the HTTP
  * server had already read past the CONNECT request (may be empty); it is put back.
  *
- * - `tls`: the handshake completed (ALPN `http/1.1`); hand the socket to an HTTP server
- *   with {@link serveOn}.
+ * - `tls`: the handshake completed (ALPN `h2` or `http/1.1`, in `socket.alpnProtocol`); hand
+ *   the socket to an HTTP/1.1 server with {@link serveOn}, or to the HTTP/2 sessions.
  * - `plain`: the bytes are still unread on `socket`; hand it over the same way.
  * - `sni-mismatch`: the client named another host; its handshake was refused and the
  *   socket destroyed. The caller records `DENY TLS_SNI_MISMATCH`.
@@ -110,7 +110,8 @@ function terminate(socket: net.Socket, context: tls.SecureContext, host: string,
     const tlsSocket = new tls.TLSSocket(socket, {
       isServer: true,
       secureContext: context,
-      ALPNProtocols: ['http/1.1'],
+      // h2 first (RFC 7301: the server picks; a client offering both gets HTTP/2), then HTTP/1.1.
+      ALPNProtocols: ['h2', 'http/1.1'],
       // Called only when the client sends SNI. Refusing here aborts the handshake with an
       // alert: no session is ever established under a name other than the CONNECT host.
       SNICallback: (servername, cb) => {

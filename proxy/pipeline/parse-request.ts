@@ -7,12 +7,15 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeRequest, parseConnectAuthority, RequestInvalidError } from '../../policy/normalize-request.js';
 import type { NormalizedRequest } from '../../policy/types.js';
+import { h1ViewOfH2 } from './parse-h2.js';
 
 /** Where a request arrived: the proxy port, or inside a CONNECT tunnel to host:port. */
 export interface Arrival {
   scheme: 'http' | 'https';
   /** The CONNECT authority, for requests inside a tunnel. */
   tunnel?: { host: string; port: number };
+  /** The request is an HTTP/2 stream of an intercepted TLS connection (ALPN h2): its head holds pseudo-headers. */
+  h2?: boolean;
 }
 
 /** What parse reads of a request: its head. An IncomingMessage is one; explain builds its own. */
@@ -58,7 +61,13 @@ function checkUpgrade(req: RequestHead, raw: string[], contentLength: number | u
 }
 
 /** Parses and normalizes; never throws for bad input. `permitHeader` is lowercase. */
-export function parseRequest(req: RequestHead, arrival: Arrival, permitHeader: string): Parsed {
+export function parseRequest(head: RequestHead, arrival: Arrival, permitHeader: string): Parsed {
+  let req = head;
+  if (arrival.h2) {
+    const view = h1ViewOfH2(head, arrival);
+    if (typeof view === 'string') return { ok: false, detail: view, method: head.method ?? '' };
+    req = view;
+  }
   const method = req.method ?? '';
   const raw = req.rawHeaders;
   if (raw.length / 2 > MAX_HEADER_LINES) return { ok: false, detail: `more than ${MAX_HEADER_LINES} header lines`, method };

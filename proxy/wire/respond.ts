@@ -5,6 +5,7 @@
  * the reason registry (policy/reasons.ts); write-raw.ts puts raw answers on the wire.
  */
 import type { ServerResponse } from 'node:http';
+import { constants as h2c, Http2ServerResponse } from 'node:http2';
 import type { Decision } from '../../policy/types.js';
 import { REASONS } from '../../policy/reasons.js';
 import type { Verdict } from '../pipeline/decide.js';
@@ -22,6 +23,35 @@ export interface BlockedResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** Sent after the body (a gRPC status). */
+  trailers?: Record<string, string>;
+}
+
+/** An agent's answer: HTTP/1.1 (node:http), or an HTTP/2 stream (node:http2's compatibility API). */
+export type AgentResponse = ServerResponse | Http2ServerResponse;
+
+/** gRPC status codes of a blocked call (SPEC §7): PERMISSION_DENIED for DENY, UNAVAILABLE for SILENCE. */
+const GRPC_STATUS = { DENY: '7', SILENCE: '14' } as const;
+
+/** A blocked request is answered as gRPC when it is a gRPC call: HTTP/2 with content-type application/grpc… (SPEC §7). */
+export function isGrpcCall(h2: boolean | undefined, contentType: string | string[] | undefined): boolean {
+  return h2 === true && typeof contentType === 'string' && /^application\/grpc(?:[+;]|$)/i.test(contentType);
+}
+
+/**
+ * The gRPC answer to a blocked call: HTTP 200, the Egress-* headers, no message, and trailers
+ * `grpc-status` 7 (DENY) or 14 (SILENCE) with `grpc-message` the reason code — and the
+ * Egress-Reason and Egress-Receipt again, where a gRPC client reads metadata of a failed call.
+ */
+export function grpcBlockedResponse(d: Decision, receiptId: string | undefined): BlockedResponse {
+  const egress: Record<string, string> = { 'egress-decision': d.decision, 'egress-reason': d.reason };
+  if (receiptId) egress['egress-receipt'] = receiptId;
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/grpc', ...egress },
+    body: '',
+    trailers: { 'grpc-status': GRPC_STATUS[d.decision === 'SILENCE' ? 'SILENCE' : 'DENY'], 'grpc-message': d.reason, ...egress },
+  };
 }
 
 /**
@@ -97,8 +127,13 @@ export function upstreamFailureResponse(d: Decision, receiptId: string, timedOut
   };
 }
 
-/** Writes a prepared answer; `close` asks the client to drop the connection (unread body, broken framing). */
-export function send(res: ServerResponse, r: BlockedResponse, close = false): void {
+/**
+ * Writes a prepared answer; `close` asks the client to drop the connection (unread body, broken
+ * framing). On HTTP/2 the stream alone ends: an unread body is cut after the answer with
+ * RST_STREAM NO_ERROR (RFC 9113 §8.1), the connection's other streams go on.
+ */
+export function send(res: AgentResponse, r: BlockedResponse, close = false): void {
+  if (res instanceof Http2ServerResponse) { sendH2(res, r, close); return; }
   if (res.headersSent) { res.destroy(); return; }
   if (close) {
     r.headers.connection = 'close';
@@ -106,4 +141,12 @@ export function send(res: ServerResponse, r: BlockedResponse, close = false): vo
   }
   res.writeHead(r.status, r.headers);
   res.end(r.body);
+}
+
+function sendH2(res: Http2ServerResponse, r: BlockedResponse, close: boolean): void {
+  const stream = res.stream;
+  if (res.headersSent) { stream.close(h2c.NGHTTP2_INTERNAL_ERROR); return; }
+  res.writeHead(r.status, r.headers);
+  if (r.trailers) res.addTrailers(r.trailers);
+  res.end(r.body, () => { if (close && !res.req.complete && !stream.closed) stream.close(h2c.NGHTTP2_NO_ERROR); });
 }

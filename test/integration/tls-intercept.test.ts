@@ -276,7 +276,9 @@ describe('behind a real CONNECT (http.Server "connect" event) with curl as the c
 
 function curl(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('curl', ['-sS', '--max-time', '10', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    // This stand-in proxy serves what it terminates with an HTTP/1.1 server only; the gate hands
+    // ALPN h2 to its HTTP/2 sessions (test/integration/https/h2-interception.test.ts).
+    const p = spawn('curl', ['-sS', '--http1.1', '--max-time', '10', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
     let out = '';
     p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     p.stderr.on('data', (c: Buffer) => { out += c.toString(); });

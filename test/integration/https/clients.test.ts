@@ -104,7 +104,7 @@ describe('https: real clients through CONNECT interception', () => {
   it('curl -x with --cacert (gate CA): PERMIT, receipts, the origin saw the request, the leaf names the host', async () => {
     const p = `/docs/curl-${Date.now()}`;
     const { stdout, stderr } = await run('curl', ['--suppress-connect-headers', '-sS', '-v', '-i', '-x', proxy(), '--cacert', ws.caCert, '-H', 'X-Test: curl', `https://open.it:${S}${p}?q=1`], { env: cleanEnv() });
-    assert.match(stdout, /^HTTP\/1\.1 200/);
+    assert.match(stdout, /^HTTP\/(1\.1|2) 200/);
     assert.match(stdout, /egress-decision: PERMIT/i);
     assert.match(stdout, /x-origin: test-origin/i);
     await assertForwarded(/egress-receipt: (\S+)/i.exec(stdout)?.[1], `https://open.it:${S}${p}`);
@@ -120,7 +120,7 @@ describe('https: real clients through CONNECT interception', () => {
   it('curl with HTTPS_PROXY and CURL_CA_BUNDLE from `ca bundle`', async () => {
     const p = `/docs/curl-env-${Date.now()}`;
     const { stdout } = await run('curl', ['--suppress-connect-headers', '-sS', '-i', `https://open.it:${S}${p}`], { env: cleanEnv({ HTTPS_PROXY: proxy(), CURL_CA_BUNDLE: bundle }) });
-    assert.match(stdout, /^HTTP\/1\.1 200/);
+    assert.match(stdout, /^HTTP\/(1\.1|2) 200/);
     await assertForwarded(/egress-receipt: (\S+)/i.exec(stdout)?.[1], `https://open.it:${S}${p}`);
     assert.equal(secure.byPath(p).length, 1);
   });
@@ -235,7 +235,7 @@ describe('https: real clients through CONNECT interception', () => {
     const url = (c: string) => `https://nowhere.it/${c}`;
     // curl
     const c = await run('curl', ['--suppress-connect-headers', '-sS', '-i', '-x', proxy(), '--cacert', ws.caCert, url('curl')], { env: cleanEnv() });
-    assert.match(c.stdout, /^HTTP\/1\.1 403/);
+    assert.match(c.stdout, /^HTTP\/(1\.1|2) 403/);
     assertUnmatched(JSON.parse(c.stdout.slice(c.stdout.indexOf('\r\n\r\n') + 4)), /egress-receipt: (\S+)/i.exec(c.stdout)?.[1], 'GET', url('curl'));
     // Python urllib (standard library): an HTTPError whose body is the problem
     const urllibScript = 'import sys,urllib.request,urllib.error\ntry:\n  urllib.request.urlopen(sys.argv[1],timeout=10)\nexcept urllib.error.HTTPError as e:\n  print(e.code); print(e.headers["Egress-Receipt"]); print(e.read().decode())';
@@ -306,7 +306,7 @@ describe('https: real clients through CONNECT interception', () => {
   it('an upstream certificate the gate does not trust is 502 with an outcome receipt naming the error', async () => {
     const p = `/bad-${Date.now()}`;
     const { stdout } = await run('curl', ['--suppress-connect-headers', '-sS', '-i', '-x', proxy(), '--cacert', ws.caCert, `https://bad.it:${B}${p}`], { env: cleanEnv() });
-    assert.match(stdout, /^HTTP\/1\.1 502/);
+    assert.match(stdout, /^HTTP\/(1\.1|2) 502/);
     const id = /egress-receipt: (\S+)/i.exec(stdout)?.[1];
     const problem = JSON.parse(stdout.slice(stdout.indexOf('\r\n\r\n') + 4));
     assert.equal(problem.type, 'urn:egress-gate:upstream:UPSTREAM_ERROR');
