@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { DecisionChain } from '../pipeline/decision-chain.js';
-import type { Forwarder } from '../pipeline/forward.js';
+import type { Forwarder, ForwardResult } from '../pipeline/forward.js';
 import type { Arrival } from '../pipeline/parse-request.js';
 import { readBody, type BodySource } from '../pipeline/read-body.js';
 import type { Clearance, Recorder } from '../pipeline/record.js';
@@ -83,7 +83,13 @@ export class RequestHandler {
     const out = await this.deps.forwarder.forward(c, {
       req, res, h2, request, address: dest.address, body: a.body,
       set: credential ? { [credential.header]: credential.value } : undefined, answerHeaders: egressHeaders(v, receiptId),
-    });
+    }).catch((e: unknown): ForwardResult => ({
+      // A bug past the decision (the forwarder never rejects by design): the request may be
+      // half sent, so it fails like an upstream error, with its outcome entry, and the gate
+      // stays up — an h2 stream has no connection turn to catch it.
+      status: null, bytesUp: 0, bytesDown: 0, timedOut: false, headersSent: res.headersSent,
+      error: `internal error while forwarding: ${e instanceof Error ? e.message : String(e)}`,
+    }));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.deps.metrics.upstreamDuration.observe(seconds);
     if (out.error && !out.headersSent) send(res, upstreamFailureResponse(v.decision, receiptId, out.timedOut, 'the upstream request failed'), true);

@@ -10,9 +10,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { compilePolicy } from '../../../../policy/compile-policy.js';
 import { parseConfig } from '../../../../policy/load-config.js';
+import { loadRouteMaps } from '../../../../policy/load-route-maps.js';
 import type { CompiledPolicy } from '../../../../policy/types.js';
 import { RequestHandler } from '../../../../proxy/arrivals/request-handler.js';
 import { createLogger } from '../../../../proxy/observe/logger.js';
@@ -115,5 +120,52 @@ describe('RequestHandler: an exception in the decision path', () => {
     assert.equal(rec!.body.credential, null);
     assert.equal(problem.receipt, rec!.id);
     assert.equal(a.headers['egress-receipt'], rec!.id);
+  });
+});
+
+describe('RequestHandler: an exception in the forwarder, after the decision', () => {
+  // The forwarder resolves by design; were it to reject (a bug), an h2 stream has no
+  // connection turn to catch it and the gate would die of an unhandled rejection.
+  let server: http.Server;
+  let port: number;
+  const receipts: Record<string, any>[] = [];
+  let handled: Promise<unknown> | undefined;
+  before(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-rh-'));
+    fs.writeFileSync(path.join(dir, 'open.yaml'), 'routes:\n  - { surface: things, action: read, match: { host: api.unit, port: 8080, method: GET, path: "/**" }, authorize: none }\n');
+    const { routes, exceptions } = await loadRouteMaps([dir]);
+    const policy = compilePolicy({ routes, exceptions, sources: [] }, { nowMs: Date.now() });
+    const config = parseConfig('gate: { id: gate-unit }\npolicy: { routes: [./routes/] }\nnetwork: { block_private: false, hosts: { api.unit: 127.0.0.1 } }\n', '/nonexistent/egress-gate.yaml', { hostname: 'unit' });
+    const log = createLogger({ level: 'silent' });
+    const metrics = createMetrics();
+    const resolver = new DestinationResolver(config.network);
+    const chain = new DecisionChain({ config, gateId: config.gate.id, subject: config.gate.subject, clock: Date.now, log, policy: () => policy, resolver });
+    const sink = { async append(body: Record<string, unknown>) { receipts.push(body); return { id: `r-${receipts.length - 1}`, seq: receipts.length - 1 }; } };
+    const recorder = new Recorder({ config, receipts: sink, metrics, log });
+    const forwarder = { async forward(): Promise<ForwardResult> { throw new Error('boom: the forwarder threw'); }, async close() { /* nothing pooled */ } } as unknown as Forwarder;
+    const handler = new RequestHandler({ chain, recorder, resolver, forwarder, metrics });
+    server = http.createServer((req, res) => { handled = handler.handle(req, res, { scheme: 'http' }); });
+    port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
+  });
+  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+
+  it('is answered 502 with the decision\'s receipt, recorded as an outcome with the error, and handle() resolves', async () => {
+    const a = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: 'http://api.unit:8080/x', headers: { host: 'api.unit:8080' }, agent: false, setHost: false }, (res) => {
+        const c: Buffer[] = [];
+        res.on('data', (d: Buffer) => c.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(c).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(await handled, 'close', 'handle() resolved; it did not reject');
+    assert.equal(a.status, 502, a.text);
+    assert.equal(a.headers['egress-decision'], 'PERMIT');
+    assert.deepEqual(receipts.map((r) => r.kind), ['decision', 'outcome']);
+    assert.equal(receipts[0]!.reason, 'NO_PERMIT_REQUIRED');
+    assert.equal(receipts[1]!.status, null);
+    assert.match(receipts[1]!.error, /^internal error while forwarding: boom/);
+    assert.equal(a.headers['egress-receipt'], 'r-0');
   });
 });
