@@ -7,11 +7,11 @@
  * the index is derived data and not fsync'ed, so a wrong node must never reach an auditor as
  * a proof that fails — it is an error here (ProofUnavailableError) instead.
  *
- * Nodes of level UPPER_LEVEL and above, once read, are kept in memory (32 bytes per 2^UPPER_LEVEL
- * entries: 0.3 MB at 10 million): a node of a completed subtree never changes, and keeping them
- * leaves a proof ~UPPER_LEVEL file reads whatever the log's size, so its cost stays flat as the
- * log grows instead of following the index's growing share of the page cache. A proof that
- * fails to verify drops them.
+ * Nodes of level UPPER_LEVEL and above are kept in memory once a proof needed one (a level is
+ * read up to that node in one read; 32 bytes per 2^UPPER_LEVEL entries: 0.3 MB at 10 million):
+ * a node of a completed subtree never changes, and keeping them leaves a proof UPPER_LEVEL
+ * scattered file reads whatever the log's size, instead of one per level of a growing tree. A
+ * proof that fails to verify drops them.
  */
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
@@ -60,7 +60,13 @@ export class LogProofs {
       node: (level, index) => {
         if (level < UPPER_LEVEL) return this.#index.node(level, index);
         const l = (this.#upper[level - UPPER_LEVEL] ??= []);
-        return (l[index] ??= this.#index.node(level, index));
+        if (l[index] === undefined) {
+          // Every node of the level up to this one, in one read: later proofs find them all here.
+          const from = l.length;
+          const buf = this.#index.nodes(level, from, index + 1 - from);
+          for (let k = 0; from + k <= index; k++) l[from + k] = buf.subarray(k * 32, (k + 1) * 32);
+        }
+        return l[index]!;
       },
     };
   }
