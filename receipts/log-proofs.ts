@@ -6,12 +6,6 @@
  * Every proof is verified against its checkpoint before it is returned (a few dozen hashes):
  * the index is derived data and not fsync'ed, so a wrong node must never reach an auditor as
  * a proof that fails — it is an error here (ProofUnavailableError) instead.
- *
- * Nodes of level UPPER_LEVEL and above are kept in memory once a proof needed one (a level is
- * read up to that node in one read; 32 bytes per 2^UPPER_LEVEL entries: 0.3 MB at 10 million):
- * a node of a completed subtree never changes, and keeping them leaves a proof UPPER_LEVEL
- * scattered file reads whatever the log's size, instead of one per level of a growing tree. A
- * proof that fails to verify drops them.
  */
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
@@ -40,35 +34,15 @@ export function checkpointOf(note: string): ProofCheckpoint {
   return { note, size: cp.size, root: cp.root };
 }
 
-export const UPPER_LEVEL = 10;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class LogProofs {
   readonly #dir: string;
   readonly #index: NodeIndex;
 
-  /** Nodes of level >= UPPER_LEVEL read so far: [level - UPPER_LEVEL][index]. */
-  #upper: Buffer[][] = [];
-  /** The index, through the in-memory upper levels. */
-  readonly #nodes: NodeSource;
-
   constructor(dir: string) {
     this.#dir = dir;
     this.#index = new NodeIndex(dir, { writable: false });
-    this.#nodes = {
-      node: (level, index) => {
-        if (level < UPPER_LEVEL) return this.#index.node(level, index);
-        const l = (this.#upper[level - UPPER_LEVEL] ??= []);
-        if (l[index] === undefined) {
-          // Every node of the level up to this one, in one read: later proofs find them all here.
-          const from = l.length;
-          const buf = this.#index.nodes(level, from, index + 1 - from);
-          for (let k = 0; from + k <= index; k++) l[from + k] = buf.subarray(k * 32, (k + 1) * 32);
-        }
-        return l[index]!;
-      },
-    };
   }
 
   /** Log file names, sorted (log order), as last listed: files are only ever added after the last. */
@@ -156,9 +130,8 @@ export class LogProofs {
   /** The tlog-proof of entry `seq` against `cp` (seq < cp.size). */
   inclusion(seq: number, cp: ProofCheckpoint): string {
     const entry = this.entry(seq);
-    const path = this.#read(() => inclusionPath(this.#nodes, seq, cp.size));
+    const path = this.#read(() => inclusionPath(this.#index, seq, cp.size));
     if (!verifyInclusion(seq, cp.size, leafHash(entry), path, cp.root)) {
-      this.#upper = [];
       throw new ProofUnavailableError(`the node index does not prove entry ${seq} under the checkpoint of size ${cp.size}; it is rebuilt at the next start`);
     }
     return formatTlogProof({ extra: entry, index: seq, path, checkpoint: cp.note });
@@ -166,12 +139,11 @@ export class LogProofs {
 
   /** The consistency answer from size `m` to `cp` (m <= cp.size). */
   consistency(m: number, cp: ProofCheckpoint): string {
-    const path = this.#read(() => consistencyPath(this.#nodes, m, cp.size));
+    const path = this.#read(() => consistencyPath(this.#index, m, cp.size));
     if (m > 0 && m < cp.size) {
       // The old root from the same index: the path must at least be consistent with it.
-      const rootM = this.#read(() => subtreeRoot(this.#nodes, m));
+      const rootM = this.#read(() => subtreeRoot(this.#index, m));
       if (!verifyConsistency(m, cp.size, rootM, cp.root, path)) {
-        this.#upper = [];
         throw new ProofUnavailableError(`the node index does not prove size ${m} a prefix of size ${cp.size}; it is rebuilt at the next start`);
       }
     }

@@ -71,11 +71,6 @@ export class NodeIndex implements NodeSource {
     return this.#read(levelName(level), index * HASH_SIZE, HASH_SIZE);
   }
 
-  /** Nodes `from` .. `from + count - 1` of `level`, 32 bytes each, in one read. */
-  nodes(level: number, from: number, count: number): Buffer {
-    return this.#read(levelName(level), from * HASH_SIZE, count * HASH_SIZE);
-  }
-
   /** Byte offset of entry `seq`'s line in its file. */
   entryOffset(seq: number): number {
     return Number(this.#read('offsets', seq * OFFSET_SIZE, OFFSET_SIZE).readBigUInt64BE(0));
