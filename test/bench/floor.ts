@@ -4,11 +4,13 @@
  * the Ed25519 checkpoint signature that seals each commit of the receipt log (SPEC §9: one per
  * commit, shared by all its lines), the verification a permit needs (node:crypto, sync, cached
  * KeyObject: the cheapest way to do it in Node) for an Ed25519 and a P-256 issuer key, and the
- * gate's permit checker (jose) per check, sequentially, for an EdDSA and an ES256 issuer.
+ * gate's permit checker (jose) per check, sequentially, for an EdDSA and an ES256 issuer, and
+ * jose's compactVerify alone (with a CryptoKey and with a cached KeyObject) beside node:crypto.
  * Run: `node --import tsx test/bench/floor.ts [seconds]`. Not a test: timing is never
  * asserted; run.ts puts the numbers next to the targets.
  */
-import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import { compactVerify, importJWK } from 'jose';
 import { performance } from 'node:perf_hooks';
 import { signCheckpoint } from '../../receipts/tlog/checkpoint.js';
 import { createPermitChecker } from '../../policy/permits/check-permit.js';
@@ -68,8 +70,39 @@ async function permitCheckCost(alg: 'EdDSA' | 'ES256'): Promise<number> {
   const c1 = process.cpuUsage(c0);
   return (c1.user + c1.system) / n;
 }
+/**
+ * jose's compactVerify alone (jose 6 verifies through WebCrypto only), with the CryptoKey the
+ * gate imports and with a cached KeyObject, against node:crypto's one-shot verify: what the
+ * WebCrypto plumbing costs per permit.
+ */
+async function joseVerifyCost(alg: 'EdDSA' | 'ES256'): Promise<{ cryptoKey: number; keyObject: number; node: number }> {
+  const k = testKey(alg, `jose-${alg}`);
+  const token = await issuePermit({ key: k.privateJwk, iss: ISS, aud: 'gate-1', sub: 'agent', surface: 'bench', action: 'permit', request: { method: 'GET', url: 'http://api.test/x' }, ttlS: 300 });
+  const ck = (await importJWK({ ...k.publicJwk, alg }, alg)) as CryptoKey;
+  const ko = KeyObject.from(ck);
+  const [h, p, sg] = token.split('.') as [string, string, string];
+  const input = Buffer.from(`${h}.${p}`);
+  const sigBytes = Buffer.from(sg, 'base64url');
+  const cpu = async (f: () => Promise<unknown>) => {
+    for (let i = 0; i < 200; i++) await f();
+    let n = 0;
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    while (performance.now() < t0 + seconds * 1000) { await f(); n++; }
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  return {
+    cryptoKey: await cpu(() => compactVerify(token, ck, { algorithms: [alg] })),
+    keyObject: await cpu(() => compactVerify(token, ko, { algorithms: [alg] })),
+    node: await cpu(async () => { if (!verify(alg === 'EdDSA' ? null : 'sha256', input, { key: ko, dsaEncoding: 'ieee-p1363' }, sigBytes)) throw new Error('bad signature'); }),
+  };
+}
+const joseEd = await joseVerifyCost('EdDSA');
+const joseEs = await joseVerifyCost('ES256');
 const permitCheckCpuUs = await permitCheckCost('EdDSA');
 const permitCheckEs256CpuUs = await permitCheckCost('ES256');
 
 const r1 = (v: number) => +v.toFixed(1);
-process.stdout.write(`${JSON.stringify({ signUs: r1(signUs), verifyUs: r1(verifyUs), verifyEs256Us: r1(verifyEs256Us), permitCheckCpuUs: r1(permitCheckCpuUs), permitCheckEs256CpuUs: r1(permitCheckEs256CpuUs) })}\n`);
+process.stdout.write(`${JSON.stringify({ signUs: r1(signUs), verifyUs: r1(verifyUs), verifyEs256Us: r1(verifyEs256Us), permitCheckCpuUs: r1(permitCheckCpuUs), permitCheckEs256CpuUs: r1(permitCheckEs256CpuUs),
+  joseVerify: { EdDSA: { cryptoKey: r1(joseEd.cryptoKey), keyObject: r1(joseEd.keyObject), nodeCrypto: r1(joseEd.node) }, ES256: { cryptoKey: r1(joseEs.cryptoKey), keyObject: r1(joseEs.keyObject), nodeCrypto: r1(joseEs.node) } } })}\n`);

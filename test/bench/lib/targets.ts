@@ -8,7 +8,11 @@ import type { Row } from './report.js';
 import type { StreamResults } from './stream-runs.js';
 
 /** Per-operation CPU costs on this machine (test/bench/floor.ts), in µs. */
-export interface Floor { signUs: number; verifyUs: number; permitCheckCpuUs: number; permitCheckEs256CpuUs?: number; verifyEs256Us?: number }
+export interface Floor {
+  signUs: number; verifyUs: number; permitCheckCpuUs: number; permitCheckEs256CpuUs?: number; verifyEs256Us?: number;
+  /** CPU µs of jose's compactVerify with a CryptoKey, with a KeyObject, and of node:crypto's verify, by issuer algorithm. */
+  joseVerify?: Record<'EdDSA' | 'ES256', { cryptoKey: number; keyObject: number; nodeCrypto: number }>;
+}
 
 /** One size of receipt-log-scale.ts: mean µs per proof. */
 export interface ProofScale { n: number; proofUs: number; proofIdUs: number; consUs: number; openIndexMs: number; logBytes: number; indexBytes: number }
@@ -45,6 +49,14 @@ function rateNeed(a: Row, want: number, x: Extras): string {
   return `${cpuSplit(a, x)}. Reaching ${fmt(want)} req/s on these 2 shared cores takes the gate's CPU per request from ${us(a.proxyCpuUsPerReq)} to about ${us(need)} (rate scales with 1 / CPU per request while the machine is full)`;
 }
 
+/** What jose's WebCrypto path costs beside node:crypto, and whether a KeyObject changes it. */
+function joseNote(f: Floor | undefined): string {
+  const j = f?.joseVerify;
+  if (!j) return '';
+  const one = (alg: 'EdDSA' | 'ES256') => `${alg} ${us(j[alg].cryptoKey)} with the CryptoKey, ${us(j[alg].keyObject)} with a cached KeyObject, node:crypto ${us(j[alg].nodeCrypto)}`;
+  return `; jose's compactVerify alone: ${one('EdDSA')}; ${one('ES256')} (jose 6 verifies through WebCrypto whatever key it is given)`;
+}
+
 export function targets(rows: Row[], x: Extras): Target[] {
   const g = (id: string) => rows.find((r) => r.id === id);
   const out: Target[] = [];
@@ -73,7 +85,7 @@ export function targets(rows: Row[], x: Extras): Target[] {
     const lim = (b.proxyCpuUsPerReq ?? NaN) + (x.floor?.verifyUs ?? NaN) + 40;
     const holds = (a.proxyCpuUsPerReq ?? Infinity) <= lim;
     return { measured: `${us(a.proxyCpuUsPerReq)} vs limit ${us(lim)}`, holds,
-      detail: `limit = bare ${us(b.proxyCpuUsPerReq)} + Ed25519 verify ${us(x.floor?.verifyUs)} (node:crypto) + 40 µs; the gate's permit checker alone costs ${us(x.floor?.permitCheckCpuUs)} of CPU per check in process${x.floor?.permitCheckEs256CpuUs ? ` (ES256 issuer: ${us(x.floor.permitCheckEs256CpuUs)}, bare P-256 verify ${us(x.floor.verifyEs256Us)})` : ''}; ${cpuSplit(a, x)}${holds ? '' : `. It takes ${us((a.proxyCpuUsPerReq ?? 0) - lim)}/req less`}` };
+      detail: `limit = bare ${us(b.proxyCpuUsPerReq)} + Ed25519 verify ${us(x.floor?.verifyUs)} (node:crypto) + 40 µs; the gate's permit checker alone costs ${us(x.floor?.permitCheckCpuUs)} of CPU per check in process${x.floor?.permitCheckEs256CpuUs ? ` (ES256 issuer: ${us(x.floor.permitCheckEs256CpuUs)}, bare P-256 verify ${us(x.floor.verifyEs256Us)})` : ''}${joseNote(x.floor)}; ${cpuSplit(a, x)}${holds ? '' : `. It takes ${us((a.proxyCpuUsPerReq ?? 0) - lim)}/req less`}` };
   });
   t('fresh single-use permits: ≥ 0.35× the bare forwarder req/s', ['gate-permit', 'bare-get-node'], (a, b) => ({ ...rate(0.35 * b.rps, a, `${fmt(a.rps)} vs ${fmt(b.rps)} req/s, same Node generator`), measured: `${ratio(a.rps, b.rps)} bare` }));
   t('intercepted HTTPS keep-alive with permits: ≥ 5× mitmproxy (moonshot 10×)', ['gate-tls-ka', 'mitm-tls-ka'], (a, m) => ({ ...rate(5 * m.rps, a, `${fmt(a.rps)} vs ${fmt(m.rps)} req/s${a.rps >= 10 * m.rps ? '; the 10× moonshot holds too' : ''}`), measured: `${(a.rps / m.rps).toFixed(1)}× mitmproxy` }));
