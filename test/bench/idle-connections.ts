@@ -8,7 +8,20 @@
 import net from 'node:net';
 import { rssMiB } from './lib/proc-stats.js';
 
-export interface IdleResult { idleRssMiB: number; beforeMiB: number; afterMiB: number; addedMiB: number; connections: number }
+export interface IdleResult {
+  idleRssMiB: number; beforeMiB: number; afterMiB: number; addedMiB: number; connections: number;
+  /** With an admin port (the gate): V8 heap total and used, and external memory, MiB added (prom-client's default metrics). */
+  heap?: { totalMiB: number; usedMiB: number; externalMiB: number };
+}
+
+/** nodejs_heap_size_total/used_bytes and nodejs_external_memory_bytes from a gate's /metrics, MiB. */
+async function heapOf(adminPort: number): Promise<{ total: number; used: number; external: number } | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const v = (name: string) => Number(new RegExp(`^egress_gate_nodejs_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
+    return { total: v('heap_size_total_bytes'), used: v('heap_size_used_bytes'), external: v('external_memory_bytes') };
+  } catch { return undefined; }
+}
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,20 +45,23 @@ function oneRequest(proxyPort: number, authority: string): Promise<net.Socket> {
 }
 
 /** `idleRssMiB` is read first (the process as started); then one request, then `count` connections. */
-export async function idleConnections(o: { pid: number; proxyPort: number; originPort: number; count: number; settleMs?: number }): Promise<IdleResult> {
+export async function idleConnections(o: { pid: number; proxyPort: number; originPort: number; count: number; settleMs?: number; adminPort?: number }): Promise<IdleResult> {
   const authority = `127.0.0.1:${o.originPort}`;
   const settleMs = o.settleMs ?? 1500;
   const idleRssMiB = rssMiB(o.pid)!;
   (await oneRequest(o.proxyPort, authority)).destroy();
   await settle(settleMs);
   const beforeMiB = rssMiB(o.pid)!;
+  const h0 = o.adminPort ? await heapOf(o.adminPort) : undefined;
   const socks: net.Socket[] = [];
   try {
     // In waves of 100, as agents connecting over a few seconds would; all stay open.
     for (let i = 0; i < o.count; i += 100) socks.push(...await Promise.all(Array.from({ length: Math.min(100, o.count - i) }, () => oneRequest(o.proxyPort, authority))));
     await settle(settleMs);
     const afterMiB = rssMiB(o.pid)!;
-    return { idleRssMiB, beforeMiB, afterMiB, addedMiB: afterMiB - beforeMiB, connections: socks.length };
+    const h1 = o.adminPort ? await heapOf(o.adminPort) : undefined;
+    const heap = h0 && h1 ? { totalMiB: h1.total - h0.total, usedMiB: h1.used - h0.used, externalMiB: h1.external - h0.external } : undefined;
+    return { idleRssMiB, beforeMiB, afterMiB, addedMiB: afterMiB - beforeMiB, connections: socks.length, ...(heap ? { heap } : {}) };
   } finally {
     for (const s of socks) s.destroy();
   }

@@ -45,16 +45,17 @@ export async function runStreamScenarios(o: {
         if (!ids.some((i) => i.endsWith(`-${target}`))) continue;
         let proc: Proc | undefined;
         let proxyPort: number | undefined;
+        let adminPort: number | undefined;
         const runDir = fs.mkdtempSync(path.join(o.tmp, `streams-${target}-`));
         fs.chmodSync(runDir, 0o777);
         try {
           if (target === 'bare') { const b = await startBare(); proc = b.proc; proxyPort = b.port; }
-          if (target === 'gate') { const g = await startGateRun(ws, { durability: 'fsync', runDir }); proc = g; proxyPort = g.listenPort; }
+          if (target === 'gate') { const g = await startGateRun(ws, { durability: 'fsync', runDir }); proc = g; proxyPort = g.listenPort; adminPort = g.adminPort; }
           // The idle reading comes first: it includes the RSS of the process as started.
           if (proc && proxyPort && o.wanted(`idle-${target}`)) {
-            const r = await idleConnections({ pid: proc.pid, proxyPort, originPort: port, count: 1000, settleMs: o.quick ? 500 : 1500 });
+            const r = await idleConnections({ pid: proc.pid, proxyPort, originPort: port, count: 1000, settleMs: o.quick ? 500 : 1500, adminPort });
             push(raw.idle, target, r);
-            o.log(`[streams r${round}] idle-${target}: idle RSS ${r.idleRssMiB.toFixed(1)} MiB; ${r.connections} keep-alive connections ${r.beforeMiB.toFixed(1)} → ${r.afterMiB.toFixed(1)} MiB (+${r.addedMiB.toFixed(1)})`);
+            o.log(`[streams r${round}] idle-${target}: idle RSS ${r.idleRssMiB.toFixed(1)} MiB; ${r.connections} keep-alive connections ${r.beforeMiB.toFixed(1)} → ${r.afterMiB.toFixed(1)} MiB (+${r.addedMiB.toFixed(1)})${r.heap ? `; V8 heap total +${r.heap.totalMiB.toFixed(1)}, used +${r.heap.usedMiB.toFixed(1)}, external +${r.heap.externalMiB.toFixed(1)} MiB` : ''}`);
           }
           if (o.wanted(`download-${target}`)) {
             const r = await download({ originPort: port, proxyPort, bytes: out.downloadBytes });
@@ -79,7 +80,11 @@ export async function runStreamScenarios(o: {
   for (const [k, v] of Object.entries(raw.sse)) out.sse[k as 'gate'] = { p50: median(v.map((r) => r.p50)), p99: median(v.map((r) => r.p99)), max: Math.max(...v.map((r) => r.max)), events: v.reduce((a, r) => a + r.events, 0) };
   for (const [k, v] of Object.entries(raw.idle)) {
     const m = (f: (r: IdleResult) => number) => median(v.map(f));
-    out.idle[k as 'gate'] = { idleRssMiB: m((r) => r.idleRssMiB), beforeMiB: m((r) => r.beforeMiB), afterMiB: m((r) => r.afterMiB), addedMiB: m((r) => r.addedMiB), connections: v[0]!.connections };
+    const heaps = v.map((r) => r.heap).filter((h) => h !== undefined);
+    out.idle[k as 'gate'] = {
+      idleRssMiB: m((r) => r.idleRssMiB), beforeMiB: m((r) => r.beforeMiB), afterMiB: m((r) => r.afterMiB), addedMiB: m((r) => r.addedMiB), connections: v[0]!.connections,
+      ...(heaps.length ? { heap: { totalMiB: median(heaps.map((h) => h.totalMiB)), usedMiB: median(heaps.map((h) => h.usedMiB)), externalMiB: median(heaps.map((h) => h.externalMiB)) } } : {}),
+    };
   }
   return out;
 }

@@ -111,7 +111,7 @@ export function targets(rows: Row[], x: Extras): Target[] {
     return { measured: mib(a.proxyPeakRssMiB), holds: (a.proxyPeakRssMiB ?? Infinity) <= 100, detail: `VmHWM over the run; the bare forwarder peaks at ${mib(b?.proxyPeakRssMiB)} at 16 connections` };
   });
   v('1,000 idle keep-alive client connections add ≤ 20 MiB', !!idle?.gate, () => ({ measured: mib(idle!.gate!.addedMiB), holds: idle!.gate!.addedMiB <= 20,
-    detail: `VmRSS ${mib(idle!.gate!.beforeMiB)} → ${mib(idle!.gate!.afterMiB)} with ${idle!.gate!.connections} connections each kept alive after one GET; the bare forwarder: +${mib(idle?.bare?.addedMiB)}` }), 'idle-gate');
+    detail: `VmRSS ${mib(idle!.gate!.beforeMiB)} → ${mib(idle!.gate!.afterMiB)} with ${idle!.gate!.connections} connections each kept alive after one GET${idle!.gate!.heap ? ` (V8 heap total +${mib(idle!.gate!.heap.totalMiB)}, of it used +${mib(idle!.gate!.heap.usedMiB)}; external +${mib(idle!.gate!.heap.externalMiB)}; the rest is native: sockets, HTTP parsers, allocator slack)` : ''}; the bare forwarder: +${mib(idle?.bare?.addedMiB)}` }), 'idle-gate');
   const dl = x.streams?.download;
   v('100 MB download through the gate ≥ 0.5× the bare forwarder\'s throughput', !!(dl?.gate && dl.bare), () => ({ measured: `${fmt(dl!.gate)} MB/s (${ratio(dl!.gate!, dl!.bare!)} bare)`, holds: dl!.gate! >= 0.5 * dl!.bare!,
     detail: `${((x.streams!.downloadBytes) / 1e6).toFixed(0)} MB over one connection: gate ${fmt(dl!.gate)} MB/s, bare forwarder ${fmt(dl!.bare)} MB/s, direct ${fmt(dl!.direct)} MB/s (Node origin)` }), 'download-gate, download-bare');
