@@ -60,6 +60,9 @@ try {
   console.log(`medians of ${rounds} rounds, ${conns} connection(s): A ${Math.round(m('A', 'rps'))} req/s, ${Math.round(m('A', 'cpu'))} µs/req, p50 ${m('A', 'p50Ms').toFixed(2)} ms, ${m('A', 'linesPerFsync').toFixed(1)} lines/fsync`
     + ` | B ${Math.round(m('B', 'rps'))} req/s, ${Math.round(m('B', 'cpu'))} µs/req, p50 ${m('B', 'p50Ms').toFixed(2)} ms, ${m('B', 'linesPerFsync').toFixed(1)} lines/fsync`
     + ` | B/A req/s ${(m('B', 'rps') / m('A', 'rps')).toFixed(3)}, CPU/req ${(m('B', 'cpu') / m('A', 'cpu')).toFixed(3)}`);
+  // Pairs run back to back share the machine's state: their ratios are steadier than the medians.
+  const pairs = results.A!.map((a, i) => ({ rps: results.B![i]!.rps / a.rps, cpu: results.B![i]!.cpu / a.cpu }));
+  console.log(`pairs (A then B): B faster in ${pairs.filter((p) => p.rps > 1).length} of ${pairs.length}, B cheaper per request in ${pairs.filter((p) => p.cpu < 1).length}; median of pair ratios: req/s ${med(pairs.map((p) => p.rps)).toFixed(3)}, CPU/req ${med(pairs.map((p) => p.cpu)).toFixed(3)}`);
 } finally {
   // The origin is a separate process: stop it even when a gate failed to start.
   await origin.proc.stop();
