@@ -18,7 +18,7 @@ import { promisify, parseArgs } from 'node:util';
 import type { GenSpec } from './loadgen.js';
 import { ROOT } from '../integration/harness.js';
 import type { GateWorkspace } from '../integration/harness.js';
-import { GATE_ID, ISS, SUBJECT, decisionTime, gateWorkspace, startGateRun } from './lib/gate-proc.js';
+import { GATE_ID, ISS, SUBJECT, gateCounters, gateWorkspace, startGateRun } from './lib/gate-proc.js';
 import { startNodeGen } from './lib/nodegen.js';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, threadSplitUsPerReq } from './lib/proc-stats.js';
 import { BENCH_DIR, originCerts, startBare, startMitm, startOrigin, startSquid, which, type Proc } from './lib/procs.js';
@@ -129,12 +129,12 @@ async function runOne(s: Scenario, round: number): Promise<RunRecord> {
     await gen.warmup();
     const pid = under.proc?.pid;
     const cpu0 = pid ? cpuSeconds(pid) : undefined;
-    const d0 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const d0 = under.adminPort ? await gateCounters(under.adminPort) : undefined;
     const th0 = pid ? threadCpuSeconds(pid) : new Map<string, number>();
     const r = await gen.measure();
     const cpu1 = pid ? cpuSeconds(pid) : undefined;
     const th1 = pid ? threadCpuSeconds(pid) : new Map<string, number>();
-    const d1 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const d1 = under.adminPort ? await gateCounters(under.adminPort) : undefined;
     const rss = pid ? peakRssMiB(pid) : undefined;
     const rps = r.requests / r.seconds;
     lastRate.set(s.id, rps);
@@ -144,7 +144,8 @@ async function runOne(s: Scenario, round: number): Promise<RunRecord> {
       ...(cpu0 !== undefined && cpu1 !== undefined && r.requests ? { proxyCpuUsPerReq: ((cpu1 - cpu0) * 1e6) / r.requests } : {}),
       ...(rss !== undefined ? { proxyPeakRssMiB: rss } : {}),
       ...(pid && r.requests ? { threadUsPerReq: threadSplitUsPerReq(pid, th0, th1, r.requests) } : {}),
-      ...(d0 && d1 && d1.count > d0.count ? { decisionUs: ((d1.sum - d0.sum) / (d1.count - d0.count)) * 1e6 } : {}),
+      ...(d0 && d1 && d1.decisionCount > d0.decisionCount ? { decisionUs: ((d1.decisionSum - d0.decisionSum) / (d1.decisionCount - d0.decisionCount)) * 1e6 } : {}),
+      ...(d0 && d1 && d1.fsyncCount > d0.fsyncCount ? { fsyncUs: ((d1.fsyncSum - d0.fsyncSum) / (d1.fsyncCount - d0.fsyncCount)) * 1e6, linesPerFsync: (d1.entries - d0.entries) / (d1.fsyncCount - d0.fsyncCount) } : {}),
       ...(r.firstError ? { firstError: r.firstError } : {}),
     };
   } finally {

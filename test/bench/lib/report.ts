@@ -11,6 +11,8 @@ export interface RunRecord {
   decisionUs?: number; permitsExhausted?: boolean; firstError?: string;
   /** Proxy CPU per request by thread group (main, then thread names), µs. */
   threadUsPerReq?: Record<string, number>;
+  /** The gate's mean fdatasync (µs) and receipt entries per fdatasync over the window. */
+  fsyncUs?: number; linesPerFsync?: number;
 }
 
 export interface ScenarioInfo { id: string; label: string; gen: string; connections: number; direct?: string; baseline?: string; kind: string }
@@ -19,6 +21,7 @@ export interface Row extends ScenarioInfo {
   rounds: number; rps: number; rpsMin: number; rpsMax: number; xDirect?: number; xBaseline?: number;
   p50: number; p99: number; p999: number; proxyCpuUsPerReq?: number; proxyPeakRssMiB?: number; genCpu?: number;
   decisionUs?: number; errors: number; non2xx: number; notes: string[]; threadUsPerReq?: Record<string, number>;
+  fsyncUs?: number; linesPerFsync?: number;
 }
 
 const median = (xs: number[]): number => {
@@ -47,6 +50,7 @@ export function summarize(scenarios: ScenarioInfo[], runs: RunRecord[]): Row[] {
       proxyCpuUsPerReq: medianOpt(rs.map((r) => r.proxyCpuUsPerReq)),
       proxyPeakRssMiB: rs.some((r) => r.proxyPeakRssMiB !== undefined) ? Math.max(...rs.map((r) => r.proxyPeakRssMiB ?? 0)) : undefined,
       genCpu: medianOpt(rs.map((r) => r.genCpu)), decisionUs: medianOpt(rs.map((r) => r.decisionUs)),
+      fsyncUs: medianOpt(rs.map((r) => r.fsyncUs)), linesPerFsync: medianOpt(rs.map((r) => r.linesPerFsync)),
       ...(rs.some((r) => r.threadUsPerReq) ? { threadUsPerReq: Object.fromEntries([...new Set(rs.flatMap((r) => Object.keys(r.threadUsPerReq ?? {})))].map((k) => [k, medianOpt(rs.map((r) => r.threadUsPerReq?.[k])) ?? 0])) } : {}),
       errors: rs.reduce((a, r) => a + r.errors, 0), non2xx: rs.reduce((a, r) => a + r.non2xx, 0), notes,
     });

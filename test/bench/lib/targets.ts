@@ -40,13 +40,18 @@ function cpuSplit(r: Row, x: Extras): string {
   const t = r.threadUsPerReq;
   const parts = t ? Object.entries(t).filter(([, v]) => v >= 1).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${us(v)}`) : [];
   const prof = x.profileTop?.get(r.id);
-  return `gate CPU ${us(r.proxyCpuUsPerReq)}/req${parts.length ? ` (${parts.join(', ')}; the busiest other thread is the receipt writer)` : ''}${prof ? `; profile top: ${prof}` : ''}`;
+  const commit = r.fsyncUs !== undefined ? `; receipts: ${(r.linesPerFsync ?? NaN).toFixed(1)} entries per commit, fdatasync ${us(r.fsyncUs)} mean (a request waits for its decision entry's commit before it leaves)` : '';
+  return `gate CPU ${us(r.proxyCpuUsPerReq)}/req${parts.length ? ` (${parts.join(', ')}; the busiest other thread is the receipt writer)` : ''}${commit}${prof ? `; profile top: ${prof}` : ''}`;
 }
 
 /** A rate target missed: what the gate's CPU per request would have to be, if the machine stays the limit. */
 function rateNeed(a: Row, want: number, x: Extras): string {
   const need = a.proxyCpuUsPerReq !== undefined ? a.proxyCpuUsPerReq * (a.rps / want) : undefined;
-  return `${cpuSplit(a, x)}. Reaching ${fmt(want)} req/s on these 2 shared cores takes the gate's CPU per request from ${us(a.proxyCpuUsPerReq)} to about ${us(need)} (rate scales with 1 / CPU per request while the machine is full)`;
+  // Commits are sequential and a request needs its decision entry's commit: with two entries a
+  // request, the commits measured allow at most (entries per commit / 2) / fdatasync requests a second.
+  const bound = a.fsyncUs && a.linesPerFsync ? (a.linesPerFsync / 2) / (a.fsyncUs / 1e6) : undefined;
+  const commits = bound !== undefined ? `; the commit pipeline alone allows about ${fmt(bound)} req/s (${(a.linesPerFsync! / 2).toFixed(1)} requests per commit / ${us(a.fsyncUs)} fdatasync)${bound < want ? `, below the target: it would also take a faster fdatasync or more requests per commit (more connections)` : ''}` : '';
+  return `${cpuSplit(a, x)}. Reaching ${fmt(want)} req/s on these 2 shared cores takes the gate's CPU per request from ${us(a.proxyCpuUsPerReq)} to about ${us(need)} (rate scales with 1 / CPU per request while the machine is full)${commits}`;
 }
 
 /** What jose's WebCrypto path costs beside node:crypto, and whether a KeyObject changes it. */
