@@ -33,7 +33,9 @@ async function run(bin: string, tag: string) {
   c.policy.routes = [path.join(w.dir, 'routes')];
   fs.writeFileSync(path.join(dir, 'g.yaml'), stringify(c));
   const out = fs.openSync(path.join(dir, 'log'), 'w');
-  const p = spawn(process.execPath, [bin, 'start', '--config', path.join(dir, 'g.yaml')], { cwd: dir, stdio: ['ignore', out, out] });
+  // AB_NODE_ARGS_A / AB_NODE_ARGS_B: node flags for one side (the same build under other V8 flags).
+  const flags = (process.env[`AB_NODE_ARGS_${tag}`] ?? '').split(' ').filter(Boolean);
+  const p = spawn(process.execPath, [...flags, bin, 'start', '--config', path.join(dir, 'g.yaml')], { cwd: dir, stdio: ['ignore', out, out] });
   await waitPort(port, { name: tag, proc: p, pid: p.pid!, stop: async () => undefined, output: () => '' });
   await new Promise((r) => setTimeout(r, 500));
   execFileSync('wrk', ['-t1', `-c${conns}`, '-d1s', '-s', lua, `http://127.0.0.1:${port}`]);
