@@ -12,6 +12,8 @@ export interface IdleResult {
   idleRssMiB: number; beforeMiB: number; afterMiB: number; addedMiB: number; connections: number;
   /** With an admin port (the gate): V8 heap total and used, and external memory, MiB added (prom-client's default metrics). */
   heap?: { totalMiB: number; usedMiB: number; externalMiB: number };
+  /** With an admin port: the same three as started (idle), MiB. */
+  idleHeap?: { totalMiB: number; usedMiB: number; externalMiB: number };
 }
 
 /** nodejs_heap_size_total/used_bytes and nodejs_external_memory_bytes from a gate's /metrics, MiB. */
@@ -49,6 +51,8 @@ export async function idleConnections(o: { pid: number; proxyPort: number; origi
   const authority = `127.0.0.1:${o.originPort}`;
   const settleMs = o.settleMs ?? 1500;
   const idleRssMiB = rssMiB(o.pid)!;
+  const hi = o.adminPort ? await heapOf(o.adminPort) : undefined;
+  const idleHeap = hi ? { totalMiB: hi.total, usedMiB: hi.used, externalMiB: hi.external } : undefined;
   (await oneRequest(o.proxyPort, authority)).destroy();
   await settle(settleMs);
   const beforeMiB = rssMiB(o.pid)!;
@@ -61,7 +65,7 @@ export async function idleConnections(o: { pid: number; proxyPort: number; origi
     const afterMiB = rssMiB(o.pid)!;
     const h1 = o.adminPort ? await heapOf(o.adminPort) : undefined;
     const heap = h0 && h1 ? { totalMiB: h1.total - h0.total, usedMiB: h1.used - h0.used, externalMiB: h1.external - h0.external } : undefined;
-    return { idleRssMiB, beforeMiB, afterMiB, addedMiB: afterMiB - beforeMiB, connections: socks.length, ...(heap ? { heap } : {}) };
+    return { idleRssMiB, beforeMiB, afterMiB, addedMiB: afterMiB - beforeMiB, connections: socks.length, ...(heap ? { heap } : {}), ...(idleHeap ? { idleHeap } : {}) };
   } finally {
     for (const s of socks) s.destroy();
   }

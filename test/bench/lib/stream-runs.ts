@@ -25,6 +25,9 @@ export const STREAM_IDS = ['download-direct', 'download-bare', 'download-gate', 
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
+type Heap = NonNullable<IdleResult['heap']>;
+const medianHeap = (hs: Heap[]): Heap => ({ totalMiB: median(hs.map((h) => h.totalMiB)), usedMiB: median(hs.map((h) => h.usedMiB)), externalMiB: median(hs.map((h) => h.externalMiB)) });
+
 export async function runStreamScenarios(o: {
   tmp: string; originCa: string; rounds: number; quick: boolean; wanted: (id: string) => boolean; log: (s: string) => void;
 }): Promise<StreamResults> {
@@ -81,9 +84,11 @@ export async function runStreamScenarios(o: {
   for (const [k, v] of Object.entries(raw.idle)) {
     const m = (f: (r: IdleResult) => number) => median(v.map(f));
     const heaps = v.map((r) => r.heap).filter((h) => h !== undefined);
+    const idleHeaps = v.map((r) => r.idleHeap).filter((h) => h !== undefined);
     out.idle[k as 'gate'] = {
       idleRssMiB: m((r) => r.idleRssMiB), beforeMiB: m((r) => r.beforeMiB), afterMiB: m((r) => r.afterMiB), addedMiB: m((r) => r.addedMiB), connections: v[0]!.connections,
-      ...(heaps.length ? { heap: { totalMiB: median(heaps.map((h) => h.totalMiB)), usedMiB: median(heaps.map((h) => h.usedMiB)), externalMiB: median(heaps.map((h) => h.externalMiB)) } } : {}),
+      ...(heaps.length ? { heap: medianHeap(heaps) } : {}),
+      ...(idleHeaps.length ? { idleHeap: medianHeap(idleHeaps) } : {}),
     };
   }
   return out;

@@ -110,7 +110,7 @@ export function targets(rows: Row[], x: Extras): Target[] {
   });
   const idle = x.streams?.idle;
   v('idle RSS ≤ 60 MiB', !!idle?.gate, () => ({ measured: mib(idle!.gate!.idleRssMiB), holds: idle!.gate!.idleRssMiB <= 60,
-    detail: `VmRSS of the gate as started (bench config, no request yet); the bare forwarder as started: ${mib(idle?.bare?.idleRssMiB)} (it runs under tsx)` }), 'idle-gate');
+    detail: `VmRSS of the gate as started (bench config, no request yet)${idle!.gate!.idleHeap ? `: V8 heap total ${mib(idle!.gate!.idleHeap.totalMiB)} (used ${mib(idle!.gate!.idleHeap.usedMiB)}), external ${mib(idle!.gate!.idleHeap.externalMiB)}, the rest the node binary's pages, compiled code and native allocations` : ''}; the bare forwarder as started: ${mib(idle?.bare?.idleRssMiB)} (it runs under tsx)` }), 'idle-gate');
   t('peak RSS ≤ 100 MiB at 64 connections', ['gate-none-c64'], (a) => {
     const b = g('bare-get');
     return { measured: mib(a.proxyPeakRssMiB), holds: (a.proxyPeakRssMiB ?? Infinity) <= 100, detail: `VmHWM over the run; the bare forwarder peaks at ${mib(b?.proxyPeakRssMiB)} at 16 connections` };
