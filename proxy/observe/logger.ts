@@ -9,7 +9,8 @@ export type { Logger };
 /**
  * Info lines are written once LOG_BATCH_BYTES have gathered (about five requests' decision and
  * outcome lines), and at least every LOG_FLUSH_MS: one write — one wake-up of a libuv pool
- * thread — per batch instead of per line or two. A warning or an error flushes at once.
+ * thread — per batch instead of per line or two. A warning or an error starts a write at once
+ * (when none is under way; else it follows within LOG_FLUSH_MS).
  */
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 100;
@@ -18,7 +19,7 @@ const LOG_FLUSH_MS = 100;
 export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const batched = opts.destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS });
   return pino({
-    // Warnings and errors (denials included) go out at once, as they did before batching.
+    // Warnings and errors (denials included) are not held for a batch.
     hooks: { logMethod(args, method, level) { method.apply(this, args); if (level >= 40) batched?.flush(); } },
     level: opts.level ?? process.env.EGRESS_GATE_LOG_LEVEL ?? 'info',
     base: undefined,
