@@ -24,10 +24,10 @@ function between(file: string, name: string, text: string): void {
 }
 
 const day = json.date.slice(0, 16).replace('T', ' ');
-between(path.join(BENCH_DIR, 'RESULTS.md'), 'run', `Run of ${day} UTC.\n\n${latest}`);
+between(path.join(BENCH_DIR, 'RESULTS.md'), 'run', `Run finished ${day} UTC.\n\n${latest}`);
 const head = latest.split('\n').filter((l) => /^(Command|Machine):/.test(l));
 const t0 = latest.indexOf('| target (issue 14)');
 const t1 = latest.indexOf('\n\n', t0);
 if (t0 < 0) throw new Error('results/latest.md has no targets table');
-between(path.join(ROOT, 'README.md'), 'targets', [`Run of ${day} UTC. ${head.join(' ')}`, '', latest.slice(t0, t1 < 0 ? undefined : t1)].join('\n'));
+between(path.join(ROOT, 'README.md'), 'targets', [`Run finished ${day} UTC. ${head.join(' ')}`, '', latest.slice(t0, t1 < 0 ? undefined : t1)].join('\n'));
 process.stdout.write('README.md and test/bench/RESULTS.md updated from test/bench/results/latest.md\n');
