@@ -68,5 +68,7 @@ try {
 } finally {
   // The origin is a separate process: stop it even when a gate failed to start.
   await origin.proc.stop();
+  // Each run's receipts (hundreds of MB over a long A/B) go with it.
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(0);
