@@ -139,7 +139,8 @@ async function startWithLog(
   // Arrivals: requests, upgrades, CONNECT and interception, parser refusals.
   const inFlight = new InFlight();
   const permitRequest = config.permits.requestUrl;
-  const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics, permitRequest });
+  // An outcome stays in flight (stop waits for it) without holding up the connection's next request.
+  const requests = new RequestHandler({ chain, recorder, resolver, forwarder, metrics, permitRequest, trackOutcome: (w) => void inFlight.track(w) });
   const upgrades = new UpgradeHandler({ chain, recorder, drop, resolver, splices, upstreamCa, upstreamTimeoutMs: config.limits.upstreamTimeoutMs, log, permitRequest });
   // Every arrival on an agent connection takes its turn (connection-turns.ts): in order, and
   // nothing behind a closing answer (REQUEST_INVALID, an upgrade, a tunnel) is ever decided.

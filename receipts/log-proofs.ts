@@ -45,18 +45,53 @@ export class LogProofs {
     this.#index = new NodeIndex(dir, { writable: false });
   }
 
+  /** Log file names, sorted (log order), as last listed: files are only ever added after the last. */
+  #files: string[] = [];
+
+  /**
+   * The file holding entry `seq`: the last whose first seq is <= seq, by binary search over the
+   * listed names. The folder is listed again only when that is the newest file listed (a newer
+   * one may have been started since) or `fresh` asks for it, so an entry read costs O(log files)
+   * instead of a listing of the whole folder.
+   */
+  #fileOf(seq: number, fresh = false): string | undefined {
+    const pick = () => {
+      let lo = 0;
+      let hi = this.#files.length - 1;
+      let at = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (firstSeqOf(this.#files[mid]!) <= seq) { at = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      return at;
+    };
+    let at = pick();
+    if (fresh || at < 0 || at === this.#files.length - 1) {
+      this.#files = readdirSync(this.#dir).filter(isLogFileName).sort();
+      at = pick();
+    }
+    return at < 0 ? undefined : this.#files[at];
+  }
+
   /** The bytes of entry `seq` (without its newline). */
   entry(seq: number): Buffer {
-    const files = readdirSync(this.#dir).filter(isLogFileName).sort();
-    let file: string | undefined;
-    for (const f of files) if (firstSeqOf(f) <= seq) file = f;
+    let file = this.#fileOf(seq);
     if (file === undefined) throw new ProofUnavailableError(`no log file holds entry ${seq}`);
-    const offset = this.#index.entryOffset(seq);
-    const fd = openSync(path.join(this.#dir, file), 'r');
+    let fd: number;
     try {
+      fd = openSync(path.join(this.#dir, file), 'r');
+    } catch (e) {
+      // A file listed before and removed since (recovery cut an unsealed one): list again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      file = this.#fileOf(seq, true);
+      if (file === undefined) throw new ProofUnavailableError(`no log file holds entry ${seq}`);
+      fd = openSync(path.join(this.#dir, file), 'r');
+    }
+    try {
+      const offset = this.#index.entryOffset(seq);
       const chunks: Buffer[] = [];
       for (let at = offset; ;) {
-        const buf = Buffer.alloc(16 * 1024);
+        const buf = Buffer.allocUnsafe(4096);
         const n = readSync(fd, buf, 0, buf.length, at);
         if (n === 0) throw new ProofUnavailableError(`entry ${seq} has no end in ${file}`);
         const nl = buf.subarray(0, n).indexOf(10);

@@ -4,7 +4,7 @@
  * signature, then claims. Claims are only judged after the signature verified, so nothing an
  * unsigned token says decides more than which configured issuer's keys are consulted.
  */
-import { compactVerify, type ProtectedHeaderParameters } from 'jose';
+import { compactVerify } from 'jose';
 import type { Reason } from '../reasons.js';
 import type { GateConfig, NormalizedRequest, PermitFacts, Route } from '../types.js';
 import { sha256Base64url } from './bind-request.js';
@@ -87,7 +87,7 @@ export function createPermitChecker(opts: PermitCheckerOptions): PermitChecker {
     if (!algorithms) return fail('PERMIT_ISSUER_UNTRUSTED', `issuer ${claims.iss} is not configured`, facts);
     if (!algorithms.includes(alg)) return fail('PERMIT_ALG_REJECTED', `alg ${alg} is not allowed for issuer ${claims.iss}`, facts);
 
-    const signed = await verifySignature(token, claims.iss, header.kid, algorithms, keys);
+    const signed = await verifySignature(token, claims.iss, header.kid, alg, algorithms, keys);
     if (!signed.ok) return fail(signed.reason, signed.detail, facts);
     return checkClaims(claims, input, facts, route, request);
   }
@@ -159,17 +159,13 @@ type Verified = { ok: true } | { ok: false; reason: Reason; detail: string };
  * Verifies the signature with a key of issuer `iss` only. The key function ignores every
  * header member but kid and alg, so jku/x5u/jwk/x5c can never supply a key.
  */
-async function verifySignature(token: string, iss: string, kid: string, algorithms: readonly string[], keys: IssuerKeyResolver): Promise<Verified> {
+async function verifySignature(token: string, iss: string, kid: string, alg: string, algorithms: readonly string[], keys: IssuerKeyResolver): Promise<Verified> {
   try {
-    await compactVerify(
-      token,
-      async (header: ProtectedHeaderParameters) => {
-        const found = await keys.lookup(iss, kid, String(header.alg));
-        if (!found.found) throw new KeyLookupFailed(found.why, found.detail);
-        return found.key;
-      },
-      { algorithms: [...algorithms], crit: {} },
-    );
+    // The key is found by iss, kid and the alg the header names (checked against the issuer's
+    // algorithms above); jose then checks the header again (alg allowed, crit) and the signature.
+    const found = await keys.lookup(iss, kid, alg);
+    if (!found.found) throw new KeyLookupFailed(found.why, found.detail);
+    await compactVerify(token, found.key, { algorithms: [...algorithms], crit: {} });
     return { ok: true };
   } catch (e) {
     // Only a failure of the gate itself (no keys to be had) maps to SILENCE; a token jose refuses is DENY.

@@ -30,6 +30,12 @@ export interface RequestHandlerDeps {
   metrics: GateMetrics;
   /** `permits.request_url`, named in denials a permit would cure (SPEC §7). */
   permitRequest?: string;
+  /**
+   * Keeps a forwarded request's outcome write in flight (the gate: its drain at stop) once the
+   * answer is complete, so the connection's next request does not wait for that commit; without
+   * it the turn waits for the outcome.
+   */
+  trackOutcome?: (write: Promise<void>) => void;
 }
 
 /** The body of a request the gate is handling, read only if the chain needs it whole. */
@@ -94,7 +100,9 @@ export class RequestHandler {
     this.deps.metrics.upstreamDuration.observe(seconds);
     if (out.error && !out.headersSent) send(res, upstreamFailureResponse(v.decision, receiptId, out.timedOut, 'the upstream request failed'), true);
     else if (out.error) res.destroy();
-    await this.deps.recorder.outcome(c, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
+    const outcome = this.deps.recorder.outcome(c, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
+    if (this.deps.trackOutcome) this.deps.trackOutcome(outcome);
+    else await outcome;
     return out.error === undefined;
   }
 }

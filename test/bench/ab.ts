@@ -1,7 +1,7 @@
 /**
  * A/B of two builds of the gate on the same config, origin and load: alternating wrk runs of
  * plain GETs on a `none` route with fsync'd receipts, printing req/s, gate CPU µs/req, p50,
- * receipt lines per fdatasync and peak RSS. For judging a hot-path change on a noisy machine, where
+ * receipt lines per fdatasync and peak RSS, then the medians of each and B/A. For judging a hot-path change on a noisy machine, where
  * back-to-back full bench runs differ by more than the change. Build the other version in a
  * worktree first:
  *   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -p tsconfig.build.json)
@@ -32,25 +32,43 @@ async function run(bin: string, tag: string) {
   c.tls.ca_cert = path.join(w.dir, 'ca', 'ca.pem'); c.tls.ca_key = path.join(w.dir, 'ca', 'ca-key.pem');
   c.policy.routes = [path.join(w.dir, 'routes')];
   fs.writeFileSync(path.join(dir, 'g.yaml'), stringify(c));
-  const p = spawn(process.execPath, [bin, 'start', '--config', path.join(dir, 'g.yaml')], { cwd: dir, stdio: ['ignore', fs.openSync(path.join(dir, 'log'), 'w'), 'inherit'] });
+  const out = fs.openSync(path.join(dir, 'log'), 'w');
+  // AB_NODE_ARGS_A / AB_NODE_ARGS_B: node flags for one side (the same build under other V8 flags).
+  const flags = (process.env[`AB_NODE_ARGS_${tag}`] ?? '').split(' ').filter(Boolean);
+  const p = spawn(process.execPath, [...flags, bin, 'start', '--config', path.join(dir, 'g.yaml')], { cwd: dir, stdio: ['ignore', out, out] });
   await waitPort(port, { name: tag, proc: p, pid: p.pid!, stop: async () => undefined, output: () => '' });
   await new Promise((r) => setTimeout(r, 500));
   execFileSync('wrk', ['-t1', `-c${conns}`, '-d1s', '-s', lua, `http://127.0.0.1:${port}`]);
   const c0 = cpuSeconds(p.pid!)!;
-  const out = execFileSync('wrk', ['-t1', `-c${conns}`, '-d5s', '-s', lua, '--latency', `http://127.0.0.1:${port}`]).toString();
+  const wrkOut = execFileSync('wrk', ['-t1', `-c${conns}`, '-d5s', '-s', lua, '--latency', `http://127.0.0.1:${port}`]).toString();
   const c1 = cpuSeconds(p.pid!)!;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)![1]);
   const m = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
   const fs_ = Number(/egress_gate_receipt_fsync_duration_seconds_count (\d+)/.exec(m)![1]);
   const recs = Number(/egress_gate_receipts_total\{kind="decision"\} (\d+)/.exec(m)?.[1] ?? 0);
   const rss = peakRssMiB(p.pid!);
   p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r));
-  console.log(`${tag} ${Math.round(rps)} req/s  cpu ${Math.round((c1 - c0) * 1e6 / (rps * 5))} µs/req  p50 ${/50%\s+(\S+)/.exec(out)![1]}  lines/fsync ${(2 * recs / fs_).toFixed(1)}  peak RSS ${rss?.toFixed(0)} MiB`);
+  const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(wrkOut)!;
+  const r = { rps, cpu: (c1 - c0) * 1e6 / (rps * 5), p50Ms: Number(p50[1]) * ({ us: 1e-3, ms: 1, s: 1e3 } as Record<string, number>)[p50[2]!]!, linesPerFsync: 2 * recs / fs_, rss: rss ?? NaN };
+  results[tag]!.push(r);
+  console.log(`${tag} ${Math.round(rps)} req/s  cpu ${Math.round(r.cpu)} µs/req  p50 ${r.p50Ms.toFixed(2)} ms  lines/fsync ${r.linesPerFsync.toFixed(1)}  peak RSS ${rss?.toFixed(0)} MiB`);
 }
+type R = { rps: number; cpu: number; p50Ms: number; linesPerFsync: number; rss: number };
+const results: Record<string, R[]> = { A: [], B: [] };
+const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 try {
   for (let i = 0; i < rounds; i++) { await run(binA!, 'A'); await run(binB!, 'B'); }
+  const m = (t: string, k: keyof R) => med(results[t]!.map((r) => r[k]));
+  console.log(`medians of ${rounds} rounds, ${conns} connection(s): A ${Math.round(m('A', 'rps'))} req/s, ${Math.round(m('A', 'cpu'))} µs/req, p50 ${m('A', 'p50Ms').toFixed(2)} ms, ${m('A', 'linesPerFsync').toFixed(1)} lines/fsync`
+    + ` | B ${Math.round(m('B', 'rps'))} req/s, ${Math.round(m('B', 'cpu'))} µs/req, p50 ${m('B', 'p50Ms').toFixed(2)} ms, ${m('B', 'linesPerFsync').toFixed(1)} lines/fsync`
+    + ` | B/A req/s ${(m('B', 'rps') / m('A', 'rps')).toFixed(3)}, CPU/req ${(m('B', 'cpu') / m('A', 'cpu')).toFixed(3)}`);
+  // Pairs run back to back share the machine's state: their ratios are steadier than the medians.
+  const pairs = results.A!.map((a, i) => ({ rps: results.B![i]!.rps / a.rps, cpu: results.B![i]!.cpu / a.cpu }));
+  console.log(`pairs (A then B): B faster in ${pairs.filter((p) => p.rps > 1).length} of ${pairs.length}, B cheaper per request in ${pairs.filter((p) => p.cpu < 1).length}; median of pair ratios: req/s ${med(pairs.map((p) => p.rps)).toFixed(3)}, CPU/req ${med(pairs.map((p) => p.cpu)).toFixed(3)}`);
 } finally {
   // The origin is a separate process: stop it even when a gate failed to start.
   await origin.proc.stop();
+  // Each run's receipts (hundreds of MB over a long A/B) go with it.
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(0);

@@ -1,12 +1,14 @@
 /**
  * The benchmark: `node --import tsx test/bench/run.ts [--peers] [--quick] [--profile]
- * [--rounds N] [--seconds S] [--only id,id] [--gen-procs N]` (after `npm run build`: the
- * gate under test is the built bin). Starts a loopback origin (nginx when installed, else
- * Node), then runs every scenario (lib/scenarios.ts) in interleaved rounds, each against a
- * fresh proxy process, with a warm-up before the measured window. Writes
- * results/latest.{json,md} and results/chart.svg; with --profile, also
- * results/profiles.md (top self-time functions of the gate per scenario).
- * Performance is reported, never asserted.
+ * [--rounds N] [--seconds S] [--only id,id] [--gen-procs N] [--proof-sizes N,N]` (after
+ * `npm run build`: the gate under test is the built bin). Starts a loopback origin (nginx when
+ * installed, else Node), then runs every rate scenario (lib/scenarios.ts) in interleaved
+ * rounds, each against a fresh proxy process, with a warm-up before the measured window; then
+ * the stream scenarios (lib/stream-runs.ts: download, SSE, idle connections), the receipt-log
+ * proof scale (receipt-log-scale.ts, id `proofs`), match() and the per-operation floor.
+ * Judges the issue 14 targets on what it measured (lib/targets.ts) and writes
+ * results/latest.{json,md} and results/chart.svg; with --profile, also results/profiles.md
+ * (top self-time functions of the gate per scenario). Performance is reported, never asserted.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,20 +18,22 @@ import { promisify, parseArgs } from 'node:util';
 import type { GenSpec } from './loadgen.js';
 import { ROOT } from '../integration/harness.js';
 import type { GateWorkspace } from '../integration/harness.js';
-import { GATE_ID, ISS, SUBJECT, decisionTime, gateWorkspace, startGateRun } from './lib/gate-proc.js';
+import { GATE_ID, ISS, SUBJECT, gateCounters, gateWorkspace, startGateRun } from './lib/gate-proc.js';
 import { startNodeGen } from './lib/nodegen.js';
-import { cpuSeconds, peakRssMiB } from './lib/proc-stats.js';
+import { cpuSeconds, peakRssMiB, threadCpuSeconds, threadSplitUsPerReq } from './lib/proc-stats.js';
 import { BENCH_DIR, originCerts, startBare, startMitm, startOrigin, startSquid, which, type Proc } from './lib/procs.js';
-import { markdown, summarize, svg, targets, type Floor, type RunRecord } from './lib/report.js';
+import { markdown, summarize, svg, type RunRecord } from './lib/report.js';
+import { targets, type Floor, type ProofScale } from './lib/targets.js';
+import { runStreamScenarios } from './lib/stream-runs.js';
 import { SCENARIOS, type Scenario } from './lib/scenarios.js';
 import { runWrk, wrkAvailable } from './lib/wrk.js';
-import { profileMarkdown } from './lib/cpu-profile.js';
+import { profileMarkdown, selfTimes, threadOf } from './lib/cpu-profile.js';
 
 const { values: a } = parseArgs({
   strict: true,
   options: {
     peers: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false },
-    rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, 'gen-procs': { type: 'string' },
+    rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, 'gen-procs': { type: 'string' }, 'proof-sizes': { type: 'string' },
   },
 });
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 3));
@@ -56,7 +60,9 @@ let scenarios = SCENARIOS.filter((s) => !s.peer || a.peers);
 if (a.peers && !haveSquid) log('squid: not installed (apt-get install squid) — squid scenarios skipped');
 if (a.peers && !haveMitm) log('mitmproxy: not installed (apt-get install mitmproxy) — mitmproxy scenarios skipped');
 scenarios = scenarios.filter((s) => !(s.kind === 'squid' && !haveSquid) && !(s.kind === 'mitm' && !haveMitm));
-if (a.only) { const ids = a.only.split(','); scenarios = scenarios.filter((s) => ids.some((i) => s.id === i || (i.endsWith('*') && s.id.startsWith(i.slice(0, -1))))); }
+const onlyIds = a.only?.split(',');
+const wanted = (id: string) => !onlyIds || onlyIds.some((i) => id === i || (i.endsWith('*') && id.startsWith(i.slice(0, -1))));
+scenarios = scenarios.filter((s) => wanted(s.id));
 if (!haveWrk) scenarios = scenarios.map((s) => (s.gen === 'wrk' ? { ...s, gen: 'node' as const, label: s.label.replace('(wrk)', '(node)') } : s));
 
 const certs = originCerts(tmp);
@@ -123,10 +129,12 @@ async function runOne(s: Scenario, round: number): Promise<RunRecord> {
     await gen.warmup();
     const pid = under.proc?.pid;
     const cpu0 = pid ? cpuSeconds(pid) : undefined;
-    const d0 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const d0 = under.adminPort ? await gateCounters(under.adminPort) : undefined;
+    const th0 = pid ? threadCpuSeconds(pid) : new Map<string, number>();
     const r = await gen.measure();
     const cpu1 = pid ? cpuSeconds(pid) : undefined;
-    const d1 = under.adminPort ? await decisionTime(under.adminPort) : undefined;
+    const th1 = pid ? threadCpuSeconds(pid) : new Map<string, number>();
+    const d1 = under.adminPort ? await gateCounters(under.adminPort) : undefined;
     const rss = pid ? peakRssMiB(pid) : undefined;
     const rps = r.requests / r.seconds;
     lastRate.set(s.id, rps);
@@ -135,7 +143,9 @@ async function runOne(s: Scenario, round: number): Promise<RunRecord> {
       genCpu: r.genCpu, permitsExhausted: r.permitsExhausted,
       ...(cpu0 !== undefined && cpu1 !== undefined && r.requests ? { proxyCpuUsPerReq: ((cpu1 - cpu0) * 1e6) / r.requests } : {}),
       ...(rss !== undefined ? { proxyPeakRssMiB: rss } : {}),
-      ...(d0 && d1 && d1.count > d0.count ? { decisionUs: ((d1.sum - d0.sum) / (d1.count - d0.count)) * 1e6 } : {}),
+      ...(pid && r.requests ? { threadUsPerReq: threadSplitUsPerReq(pid, th0, th1, r.requests) } : {}),
+      ...(d0 && d1 && d1.decisionCount > d0.decisionCount ? { decisionUs: ((d1.decisionSum - d0.decisionSum) / (d1.decisionCount - d0.decisionCount)) * 1e6 } : {}),
+      ...(d0 && d1 && d1.fsyncCount > d0.fsyncCount ? { fsyncUs: ((d1.fsyncSum - d0.fsyncSum) / (d1.fsyncCount - d0.fsyncCount)) * 1e6, linesPerFsync: (d1.entries - d0.entries) / (d1.fsyncCount - d0.fsyncCount) } : {}),
       ...(r.firstError ? { firstError: r.firstError } : {}),
     };
   } finally {
@@ -168,6 +178,24 @@ for (let round = 1; round <= rounds; round++) {
 }
 await origin.proc.stop();
 
+const streams = await runStreamScenarios({ tmp, originCa: certs.ca, rounds, quick: a.quick, wanted, log });
+
+/** The proof-scale sizes that fit the temp folder's free space (~720 bytes an entry, log and index). */
+function proofSizes(): number[] {
+  const want = (a['proof-sizes'] ?? (a.quick ? '10000,100000' : '10000,10000000')).split(',').map(Number);
+  const st = fs.statfsSync(os.tmpdir());
+  const free = st.bavail * st.bsize;
+  return want.map((n) => { let m = n; while (m > 10_000 && m * 720 * 1.2 > free) m /= 10; if (m !== n) log(`proofs: ${n} entries would not fit ${(free / 1e9).toFixed(0)} GB free; measuring ${m}`); return m; });
+}
+let proofs: ProofScale[] | undefined;
+if (wanted('proofs')) {
+  const sizes = proofSizes();
+  log(`receipt-log proof scale (test/bench/receipt-log-scale.ts ${sizes.join(' ')}; 10 million entries take a few minutes):`);
+  proofs = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'receipt-log-scale.ts'), '--json', '--scan-max', '100000', ...sizes.map(String)], { cwd: ROOT, maxBuffer: 1 << 20 })
+    .then((r) => r.stdout.split('\n').filter((l) => l.startsWith('SCALE ')).map((l) => JSON.parse(l.slice(6)) as ProofScale), (e) => { failures.push(`proofs: ${(e as Error).message.slice(0, 300)}`); return undefined; });
+  for (const p of proofs ?? []) log(`  ${p.n} entries: proof by seq ${p.proofUs.toFixed(0)} µs, by id ${p.proofIdUs.toFixed(0)} µs, consistency ${p.consUs.toFixed(0)} µs, open ${p.openIndexMs.toFixed(0)} ms`);
+}
+
 log('in-process match() cost (test/bench/match-routes.ts):');
 const match = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'match-routes.ts')], { cwd: ROOT }).then((r) => r.stdout.trim(), (e) => `failed: ${(e as Error).message}`);
 log(match);
@@ -175,24 +203,31 @@ log(match);
 log('per-operation CPU floor (test/bench/floor.ts):');
 const floor = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'floor.ts'), a.quick ? '0.3' : '2'], { cwd: ROOT })
   .then((r) => JSON.parse(r.stdout.trim()) as Floor, (e) => { log(`floor failed: ${(e as Error).message}`); return undefined; });
-if (floor) log(`receipt line signature ${floor.signUs} µs, Ed25519 verify ${floor.verifyUs} µs, gate permit check (jose) ${floor.permitCheckCpuUs} µs CPU`);
+if (floor) log(`checkpoint signature ${floor.signUs} µs, Ed25519 verify ${floor.verifyUs} µs, P-256 verify ${floor.verifyEs256Us} µs, gate permit check (jose) EdDSA ${floor.permitCheckCpuUs} µs CPU, ES256 ${floor.permitCheckEs256CpuUs} µs CPU`);
 
 const rows = summarize(scenarios.map((s) => ({ id: s.id, label: s.label, gen: s.gen, connections: s.connections, direct: s.direct, baseline: s.baseline, kind: s.kind })), runs);
 const dm = /decision \(normalize \+ match, bench routes\): 10 routes (\d+) ns, 10000 routes (\d+) ns/.exec(match);
-const ts = targets(rows, floor, dm ? { ten: Number(dm[1]), tenK: Number(dm[2]) } : undefined);
+const profileFiles = (dirs: string[]) => dirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(d, f)) : []));
+const profileTop = new Map<string, string>();
+for (const [id, dirs] of profileDirs) {
+  const files = profileFiles(dirs).filter((f) => threadOf(f) === 0);
+  if (files.length) profileTop.set(id, selfTimes(files, ROOT).top.slice(0, 4).map((t) => `${t.fn} ${(t.share * 100).toFixed(0)} %`).join(', '));
+}
+const ts = targets(rows, { floor, decision: dm ? { ten: Number(dm[1]), tenK: Number(dm[2]) } : undefined, streams, proofs, profileTop });
 const command = `node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim();
 const md = [`Command: \`${command}\``, `Machine: ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, Linux ${machine.kernel}, load at start ${machine.load.join(' ')}; origin ${origin.kind}`,
   `${rounds} round(s) × ${scenarios.length} scenarios, ${seconds} s measured after ${warmup} s warm-up, each against a fresh proxy process; medians over rounds.`, '',
+  ...(rows.some((r) => r.kind === 'squid' || r.kind === 'mitm') ? ['Peers write nothing durable per request (squid: access_log none, no cache; mitmproxy: no flow file); every gate row with fsync makes a decision entry durable (write + fdatasync) before the request leaves.', ''] : []),
   markdown(rows, ts), 'In-process `CompiledPolicy.match()` (test/bench/match-routes.ts):', '```', match, '```',
-  ...(floor ? ['', `Per-operation CPU on this machine (test/bench/floor.ts): one receipt line signature ${floor.signUs} µs (two per forwarded request), one Ed25519 verification ${floor.verifyUs} µs (node:crypto, sync), one permit check through the gate's checker (jose) ${floor.permitCheckCpuUs} µs of CPU.`] : []),
+  ...(floor ? ['', `Per-operation CPU on this machine (test/bench/floor.ts): one checkpoint signature ${floor.signUs} µs (one per commit, shared by the commit's lines), one Ed25519 verification ${floor.verifyUs} µs and one P-256 verification ${floor.verifyEs256Us} µs (node:crypto, sync), one permit check through the gate's checker (jose) ${floor.permitCheckCpuUs} µs of CPU with an EdDSA issuer, ${floor.permitCheckEs256CpuUs} µs with an ES256 one.`] : []),
   ...(failures.length ? ['', 'Failed runs:', ...failures.map((f) => `- ${f}`)] : [])].join('\n');
 fs.writeFileSync(path.join(RESULTS, 'latest.md'), `${md}\n`);
-fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), command, machine, origin: origin.kind, rounds, seconds, warmup, runs, rows, targets: ts, match, floor, failures }, null, 2)}\n`);
+fs.writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), command, machine, origin: origin.kind, rounds, seconds, warmup, runs, rows, targets: ts, match, floor, streams, proofs, failures }, null, 2)}\n`);
 fs.writeFileSync(path.join(RESULTS, 'chart.svg'), `${svg(rows, `egress-gate bench — ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}`)}\n`);
 if (a.profile) {
   const parts: string[] = [];
   for (const [id, dirs] of profileDirs) {
-    const files = dirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(d, f)) : []));
+    const files = profileFiles(dirs);
     if (files.length) parts.push(profileMarkdown(id, files, ROOT));
   }
   fs.writeFileSync(path.join(RESULTS, 'profiles.md'), `# Gate CPU profiles (node --cpu-prof), whole process lifetime incl. start-up\n\nCommand: \`${`node --import tsx test/bench/run.ts ${process.argv.slice(2).join(' ')}`.trim()}\`. Shares are of sampled wall time while a thread was not idle: on 2 cores shared with the load generator and the origin, time a thread spent preempted or blocked in a system call (the writer's fdatasync, a loopback write waking its reader) is charged to the function it was in. Per-thread CPU from /proc is the measure of cost; these tables say where the time is spent.\n\n${parts.join('\n')}`);

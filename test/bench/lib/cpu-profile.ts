@@ -50,7 +50,7 @@ export function byFile(files: string[], root: string): { where: string; share: n
 }
 
 /** V8 names profiles CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread. */
-function threadOf(file: string): number {
+export function threadOf(file: string): number {
   const m = /\.(\d+)\.\d+\.cpuprofile$/.exec(path.basename(file));
   return m ? Number(m[1]) : 0;
 }

@@ -59,12 +59,17 @@ export async function startGateRun(ws: GateWorkspace, o: { durability: 'fsync' |
   return { ...proc, adminPort: ws.adminPort, listenPort: ws.listenPort, receiptsDir };
 }
 
-/** Sum and count of egress_gate_decision_duration_seconds (arrival → decision), from /metrics. */
-export async function decisionTime(adminPort: number): Promise<{ sum: number; count: number } | undefined> {
+/** A gate's counters from /metrics: arrival → decision (sum, count), fdatasync (sum, count), entries written. */
+export interface GateCounters { decisionSum: number; decisionCount: number; fsyncSum: number; fsyncCount: number; entries: number }
+
+export async function gateCounters(adminPort: number): Promise<GateCounters | undefined> {
   try {
     const { text } = await adminGet(adminPort, '/metrics');
-    const sum = /^egress_gate_decision_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m.exec(text);
-    const count = /^egress_gate_decision_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text);
-    return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : undefined;
+    const one = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const entries = [...text.matchAll(/^egress_gate_receipts_total\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    return {
+      decisionSum: one('egress_gate_decision_duration_seconds_sum'), decisionCount: one('egress_gate_decision_duration_seconds_count'),
+      fsyncSum: one('egress_gate_receipt_fsync_duration_seconds_sum'), fsyncCount: one('egress_gate_receipt_fsync_duration_seconds_count'), entries,
+    };
   } catch { return undefined; }
 }

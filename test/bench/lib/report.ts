@@ -1,12 +1,18 @@
 /**
  * Turns the runs into the summary: medians over rounds, ratios to direct and to the bare
- * forwarder, the issue 7 targets with pass/fail, a markdown table and a hand-written SVG
- * bar chart (no dependencies).
+ * forwarder, a markdown table (the targets table comes from targets.ts) and a hand-written
+ * SVG bar chart (no dependencies).
  */
+import { fmt, ms, us, targetsMarkdown, type Target } from './targets.js';
+
 export interface RunRecord {
   id: string; round: number; rps: number; requests: number; seconds: number; errors: number; non2xx: number;
   p50: number; p99: number; p999: number; genCpu?: number; proxyCpuUsPerReq?: number; proxyPeakRssMiB?: number;
   decisionUs?: number; permitsExhausted?: boolean; firstError?: string;
+  /** Proxy CPU per request by thread group (main, then thread names), µs. */
+  threadUsPerReq?: Record<string, number>;
+  /** The gate's mean fdatasync (µs) and receipt entries per fdatasync over the window. */
+  fsyncUs?: number; linesPerFsync?: number;
 }
 
 export interface ScenarioInfo { id: string; label: string; gen: string; connections: number; direct?: string; baseline?: string; kind: string }
@@ -14,7 +20,8 @@ export interface ScenarioInfo { id: string; label: string; gen: string; connecti
 export interface Row extends ScenarioInfo {
   rounds: number; rps: number; rpsMin: number; rpsMax: number; xDirect?: number; xBaseline?: number;
   p50: number; p99: number; p999: number; proxyCpuUsPerReq?: number; proxyPeakRssMiB?: number; genCpu?: number;
-  decisionUs?: number; errors: number; non2xx: number; notes: string[];
+  decisionUs?: number; errors: number; non2xx: number; notes: string[]; threadUsPerReq?: Record<string, number>;
+  fsyncUs?: number; linesPerFsync?: number;
 }
 
 const median = (xs: number[]): number => {
@@ -43,6 +50,8 @@ export function summarize(scenarios: ScenarioInfo[], runs: RunRecord[]): Row[] {
       proxyCpuUsPerReq: medianOpt(rs.map((r) => r.proxyCpuUsPerReq)),
       proxyPeakRssMiB: rs.some((r) => r.proxyPeakRssMiB !== undefined) ? Math.max(...rs.map((r) => r.proxyPeakRssMiB ?? 0)) : undefined,
       genCpu: medianOpt(rs.map((r) => r.genCpu)), decisionUs: medianOpt(rs.map((r) => r.decisionUs)),
+      fsyncUs: medianOpt(rs.map((r) => r.fsyncUs)), linesPerFsync: medianOpt(rs.map((r) => r.linesPerFsync)),
+      ...(rs.some((r) => r.threadUsPerReq) ? { threadUsPerReq: Object.fromEntries([...new Set(rs.flatMap((r) => Object.keys(r.threadUsPerReq ?? {})))].map((k) => [k, medianOpt(rs.map((r) => r.threadUsPerReq?.[k])) ?? 0])) } : {}),
       errors: rs.reduce((a, r) => a + r.errors, 0), non2xx: rs.reduce((a, r) => a + r.non2xx, 0), notes,
     });
   }
@@ -54,56 +63,6 @@ export function summarize(scenarios: ScenarioInfo[], runs: RunRecord[]): Row[] {
   return rows;
 }
 
-export interface Target { name: string; holds: boolean | undefined; detail: string }
-
-/** Per-operation CPU costs on this machine (test/bench/floor.ts), in µs. */
-export interface Floor { signUs: number; verifyUs: number; permitCheckCpuUs: number }
-
-/**
- * The targets of issue 7, judged on the rows of one run. With `floor`, a missed throughput
- * target also says what the SPEC alone costs per request here: the bare forwarder's CPU plus
- * two Ed25519 receipt lines (decision + outcome, SPEC §9), plus an Ed25519 verification for
- * permit routes — a lower bound for any gate, before deciding, hashing, fsync or logging.
- * With `decision` (ns per in-process decision at 10 and 10,000 routes, match-routes.ts), the
- * route-count target is judged on it; the loaded gate's decision metric is shown beside it.
- */
-export function targets(rows: Row[], floor?: Floor, decision?: { ten: number; tenK: number }): Target[] {
-  const g = (id: string) => rows.find((r) => r.id === id);
-  const out: Target[] = [];
-  const t = (name: string, ids: string[], f: (...r: Row[]) => { holds: boolean; detail: string }) => {
-    const rs = ids.map(g);
-    if (rs.some((r) => !r)) out.push({ name, holds: undefined, detail: `not measured (needs ${ids.filter((_, i) => !rs[i]).join(', ')})` });
-    else out.push({ name, ...f(...(rs as Row[])) });
-  };
-  const bareCpu = (id: string) => g(id)?.proxyCpuUsPerReq;
-  const floorOf = (bareId: string, permit: boolean): number | undefined => {
-    const b = bareCpu(bareId);
-    return floor && b !== undefined ? b + 2 * floor.signUs + (permit ? floor.verifyUs : 0) : undefined;
-  };
-  const floorNote = (bareId: string, permit: boolean, need: number, a: Row): string => {
-    const f = floorOf(bareId, permit);
-    if (f === undefined || !floor) return '';
-    return `; floor ${us(f)}/req (bare forwarder ${us(bareCpu(bareId))} + 2 receipt signatures ${us(2 * floor.signUs)}${permit ? ` + Ed25519 verify ${us(floor.verifyUs)}` : ''}); `
-      + `at ${fmt(need)} req/s that floor alone is ${(f * need / 1e6).toFixed(2)} cores, before the generator, the origin and the kernel's loopback work (the gate used ${us(a.proxyCpuUsPerReq)}/req)`;
-  };
-  t('plain GET, none route, fsync: gate req/s >= squid', ['gate-none', 'squid-get'], (a, b) => ({ holds: a.rps >= b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x); squid spends ${us(b.proxyCpuUsPerReq)}/req in all${floorNote('bare-get', false, b.rps, a)}` }));
-  t('plain GET, none route, c16: p50 added latency <= 1 ms', ['gate-none', 'direct-get'], (a, b) => ({ holds: a.p50 - b.p50 <= 1000, detail: `gate p50 ${ms(a.p50)} - direct p50 ${ms(b.p50)} = ${ms(a.p50 - b.p50)}; 16 closed-loop connections at ${fmt(a.rps)} req/s wait ${ms(16 / a.rps * 1e6)} each (Little's law): <= 1 ms added needs >= ${fmt(16 / ((1000 + b.p50) / 1e6))} req/s` }));
-  t('permitted GETs, fresh single-use permits, fsync: >= 0.5x bare forwarder', ['gate-permit', 'bare-get-node'], (a, b) => ({ holds: a.rps >= 0.5 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(2)}x), same Node generator${floorNote('bare-get-node', true, 0.5 * b.rps, a)}` }));
-  t('intercepted HTTPS keep-alive with permits: >= 10x mitmproxy', ['gate-tls-ka', 'mitm-tls-ka'], (a, b) => ({ holds: a.rps >= 10 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} req/s (${(a.rps / b.rps).toFixed(1)}x)${floorNote('bare-get-node', true, 10 * b.rps, a)}` }));
-  t('new TLS connections/s: >= 3x mitmproxy', ['gate-tls-new', 'mitm-tls-new'], (a, b) => ({ holds: a.rps >= 3 * b.rps, detail: `${fmt(a.rps)} vs ${fmt(b.rps)} conn/s (${(a.rps / b.rps).toFixed(1)}x)` }));
-  t('10,000 routes: decision time <= 1.1x of 10 routes', ['gate-none-10k', 'gate-none'], (a, b) => {
-    const loaded = `under load, mean arrival-to-decision ${us(a.decisionUs)} vs ${us(b.decisionUs)} (${((a.decisionUs ?? NaN) / (b.decisionUs ?? NaN)).toFixed(2)}x; GC and event-loop queueing, ±30 % run to run), gate CPU/req ${us(a.proxyCpuUsPerReq)} vs ${us(b.proxyCpuUsPerReq)}`;
-    if (!decision) return { holds: (a.decisionUs ?? Infinity) <= 1.1 * (b.decisionUs ?? 0), detail: loaded };
-    const ratio = decision.tenK / decision.ten;
-    return { holds: ratio <= 1.1, detail: `in process, normalize + match of the bench request on the bench's route maps ${decision.tenK} ns vs ${decision.ten} ns (${ratio.toFixed(2)}x, median of 5 interleaved runs); ${loaded}` };
-  });
-  t('peak RSS <= 100 MB at 64 connections', ['gate-none-c64'], (a) => ({ holds: (a.proxyPeakRssMiB ?? Infinity) * 1.048576 <= 100, detail: `VmHWM ${a.proxyPeakRssMiB?.toFixed(1)} MiB` }));
-  return out;
-}
-
-export const fmt = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
-export const ms = (usv: number | undefined): string => (usv === undefined || !Number.isFinite(usv) ? '—' : `${(usv / 1000).toFixed(2)} ms`);
-export const us = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '—' : `${v.toFixed(0)} µs`);
 const x = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)}×`);
 const pct = (v: number | undefined): string => (v === undefined ? '—' : `${Math.round(v * 100)} %`);
 
@@ -114,8 +73,7 @@ export function markdown(rows: Row[], ts: Target[]): string {
     lines.push(`| ${r.label} | ${r.gen} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.rpsMin)}–${fmt(r.rpsMax)} | ${x(r.xDirect)} | ${x(r.xBaseline)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${r.proxyCpuUsPerReq === undefined ? '—' : r.proxyCpuUsPerReq.toFixed(0)} | ${r.proxyPeakRssMiB === undefined ? '—' : `${r.proxyPeakRssMiB.toFixed(0)} MiB`} | ${pct(r.genCpu)} | ${us(r.decisionUs)} | ${r.errors}/${r.non2xx} |`);
   }
   const notes = rows.filter((r) => r.notes.length).map((r) => `- ${r.label}: ${r.notes.join('; ')}`);
-  const tl = ts.map((t) => `- ${t.holds === undefined ? 'n/a ' : t.holds ? 'HOLDS' : 'MISSES'} — ${t.name}: ${t.detail}`);
-  return [...lines, '', ...(notes.length ? ['Notes:', ...notes, ''] : []), 'Targets (issue 7):', ...tl, ''].join('\n');
+  return [...lines, '', ...(notes.length ? ['Notes:', ...notes, ''] : []), 'Targets of issue 14, as this run measured them:', '', targetsMarkdown(ts)].join('\n');
 }
 
 const COLORS: Record<string, string> = { direct: '#7f8c8d', bare: '#2980b9', gate: '#c0392b', squid: '#8e44ad', mitm: '#d35400' };

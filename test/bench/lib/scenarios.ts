@@ -36,6 +36,13 @@ export const SCENARIOS: Scenario[] = [
   { ...get, id: 'gate-none-c64', label: 'gate none, fsync, 64 conns (wrk)', kind: 'gate', gen: 'wrk', path: '/none/x', durability: 'fsync', routes: 10, connections: 64, direct: 'direct-get', baseline: 'bare-get' },
   { ...get, id: 'squid-get', label: 'squid forward GET (wrk)', kind: 'squid', gen: 'wrk', path: '/none/x', direct: 'direct-get', baseline: 'bare-get', peer: true },
   { ...get, id: 'mitm-get', label: 'mitmproxy forward GET (wrk)', kind: 'mitm', gen: 'wrk', path: '/none/x', direct: 'direct-get', baseline: 'bare-get', peer: true },
+  // Latency an agent feels: one connection, one request at a time (p50/p99 added vs direct).
+  { ...get, id: 'direct-get-c1', label: 'direct GET, 1 conn (wrk)', kind: 'direct', gen: 'wrk', path: '/none/x', connections: 1 },
+  { ...get, id: 'bare-get-c1', label: 'bare undici proxy GET, 1 conn (wrk)', kind: 'bare', gen: 'wrk', path: '/none/x', connections: 1, direct: 'direct-get-c1' },
+  { ...get, id: 'gate-none-c1', label: 'gate none, fsync, 1 conn (wrk)', kind: 'gate', gen: 'wrk', path: '/none/x', durability: 'fsync', routes: 10, connections: 1, direct: 'direct-get-c1', baseline: 'bare-get-c1' },
+  { ...get, id: 'gate-none-c1-nosync', label: 'gate none, receipts none, 1 conn (wrk)', kind: 'gate', gen: 'wrk', path: '/none/x', durability: 'none', routes: 10, connections: 1, direct: 'direct-get-c1', baseline: 'bare-get-c1' },
+  { ...get, id: 'direct-get-node-c1', label: 'direct GET, 1 conn (node)', kind: 'direct', gen: 'node', path: '/none/x', connections: 1 },
+  { ...get, id: 'gate-permit-c1', label: 'gate permit, single-use, fsync, 1 conn (node)', kind: 'gate', gen: 'node', path: '/permit/x', permit: { action: 'permit', bindBody: false }, durability: 'fsync', routes: 10, connections: 1, direct: 'direct-get-node-c1' },
   // Plain HTTP with the Node generator (needed for fresh permits per request).
   { ...get, id: 'direct-get-node', label: 'direct GET (node)', kind: 'direct', gen: 'node', path: '/none/x' },
   { ...get, id: 'bare-get-node', label: 'bare undici proxy GET (node)', kind: 'bare', gen: 'node', path: '/none/x', direct: 'direct-get-node' },

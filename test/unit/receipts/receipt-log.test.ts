@@ -284,6 +284,23 @@ describe('receipt-log v2', () => {
     assert.deepEqual(v2Lines(dir).filter((l) => l.entry).map((l) => l.entry!.event ?? l.entry!.kind), ['decision', 'stop']);
   });
 
+  it('proofs find entries in every rotated file, also files started after an earlier proof listed the folder', async () => {
+    const dir = tmpDir();
+    const log = await openLog(dir, { rotateBytes: 800, clock: Date.now });
+    const appended: { id: string; seq: number }[] = [];
+    for (let i = 0; i < 12; i++) {
+      appended.push(await log.append({ kind: 'decision', i }));
+      // A proof of the newest entry between appends: the next rotation starts a file this proof did not see.
+      assert.equal(verifyTlogProof(log.proof({ seq: appended.at(-1)!.seq })!, log.verifierKey).index, appended.at(-1)!.seq);
+    }
+    assert.ok(fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).length >= 4, 'the log spans several files');
+    for (const a of appended) {
+      const v = verifyTlogProof(log.proof({ id: a.id })!, log.verifierKey);
+      assert.equal(JSON.parse(v.entry.toString()).id, a.id);
+    }
+    await log.close();
+  });
+
   it('readAll yields every entry in log order, skipping checkpoint lines (for the replay store)', async () => {
     const dir = tmpDir();
     const log = await openLog(dir, { rotateBytes: 1000 });
