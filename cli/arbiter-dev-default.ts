@@ -37,7 +37,9 @@ export async function ensureArbiterDevKeys(cwd: string): Promise<{ dir: string; 
 
 async function token(file: string): Promise<string> {
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
-  const t = randomBytes(24).toString('base64url');
+  // Hex, not base64url: a token that starts with '-' reads as an option to `--token TOKEN`
+  // (node:util parseArgs refuses it), one start in 64.
+  const t = randomBytes(24).toString('hex');
   await writeFile(file, `${t}\n`, { mode: 0o600 });
   return t;
 }

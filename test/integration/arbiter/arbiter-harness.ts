@@ -30,7 +30,7 @@ export async function arbiterWorkspace(o: { dir: string; issuerKeyPath: string; 
   fs.writeFileSync(receiptKeyPath, JSON.stringify(rk.privateJwk), { mode: 0o600 });
   fs.writeFileSync(path.join(dir, 'keys', 'receipts.jwks.json'), JSON.stringify({ keys: [rk.publicJwk] }));
   const tokens: Record<string, string> = {};
-  for (const n of ['agent', 'other', 'alice', 'bob', 'selfish']) tokens[n] = crypto.randomBytes(18).toString('base64url');
+  for (const n of ['agent', 'other', 'alice', 'bob', 'selfish']) tokens[n] = crypto.randomBytes(18).toString('hex'); // never a leading '-', which `--token X` would read as an option
   const config: Record<string, any> = {
     arbiter: { iss: ISS, listen: `127.0.0.1:${port}`, key: o.issuerKeyPath, ttl: '60s' },
     policy: { routes: [o.routesDir] },
