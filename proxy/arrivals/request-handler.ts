@@ -17,7 +17,9 @@ import type { Clearance, Recorder } from '../pipeline/record.js';
 import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
 import type { TurnEnd } from '../lifecycle/connection-turns.js';
 import type { GateMetrics } from '../observe/metrics.js';
-import { blockedResponse, egressHeaders, grpcBlockedResponse, isGrpcCall, send, upstreamFailureResponse, type AgentResponse } from '../wire/respond.js';
+import {
+  blockedResponse, egressHeaders, grpcBlockedResponse, grpcUpstreamFailureResponse, isGrpcCall, send, upstreamFailureResponse, type AgentResponse,
+} from '../wire/respond.js';
 
 /** An agent's request: HTTP/1.1 (node:http), or an HTTP/2 stream (node:http2's compatibility API). */
 export type AgentRequest = IncomingMessage | Http2ServerRequest;
@@ -78,10 +80,14 @@ export class RequestHandler {
   private async forward(req: AgentRequest, res: AgentResponse, c: Clearance, h2: boolean): Promise<boolean> {
     const { attempt: a, verdict: v, receiptId } = c;
     const request = a.request!;
+    // A gRPC client reads a failure from trailers, not from a 502's body (SPEC §7).
+    const failure = isGrpcCall(h2, req.headers['content-type'])
+      ? (timedOut: boolean, _detail: string) => grpcUpstreamFailureResponse(v.decision, receiptId, timedOut)
+      : (timedOut: boolean, detail: string) => upstreamFailureResponse(v.decision, receiptId, timedOut, detail);
     const dest = await connectAddress(this.deps.resolver, request, a.address);
     if (!dest.ok) {
       await this.deps.recorder.outcome(c, { status: null, bytesUp: 0, bytesDown: 0, error: dest.detail });
-      send(res, upstreamFailureResponse(v.decision, receiptId, false, dest.detail), true);
+      send(res, failure(false, dest.detail), true);
       return false;
     }
     const credential = a.credential;
@@ -98,7 +104,7 @@ export class RequestHandler {
     }));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.deps.metrics.upstreamDuration.observe(seconds);
-    if (out.error && !out.headersSent) send(res, upstreamFailureResponse(v.decision, receiptId, out.timedOut, 'the upstream request failed'), true);
+    if (out.error && !out.headersSent) send(res, failure(out.timedOut, 'the upstream request failed'), true);
     else if (out.error) res.destroy();
     const outcome = this.deps.recorder.outcome(c, { status: out.status, bytesUp: out.bytesUp, bytesDown: out.bytesDown, error: out.error, durationMs: seconds * 1000 });
     if (this.deps.trackOutcome) this.deps.trackOutcome(outcome);

@@ -44,13 +44,27 @@ export function isGrpcCall(h2: boolean | undefined, contentType: string | string
  * Egress-Reason and Egress-Receipt again, where a gRPC client reads metadata of a failed call.
  */
 export function grpcBlockedResponse(d: Decision, receiptId: string | undefined): BlockedResponse {
+  return grpcFailure(GRPC_STATUS[d.decision === 'SILENCE' ? 'SILENCE' : 'DENY'], d.reason, d, receiptId);
+}
+
+/**
+ * The gRPC answer to a permitted call whose upstream failed or timed out (the 502/504 of
+ * {@link upstreamFailureResponse}): `grpc-status` 14 UNAVAILABLE, as gRPC maps a proxy's 502
+ * and 504, with `grpc-message` UPSTREAM_ERROR or UPSTREAM_TIMEOUT; the Egress-* headers name
+ * the PERMIT and its receipt.
+ */
+export function grpcUpstreamFailureResponse(d: Decision, receiptId: string, timedOut: boolean): BlockedResponse {
+  return grpcFailure('14', timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', d, receiptId);
+}
+
+function grpcFailure(status: string, message: string, d: Decision, receiptId: string | undefined): BlockedResponse {
   const egress: Record<string, string> = { 'egress-decision': d.decision, 'egress-reason': d.reason };
   if (receiptId) egress['egress-receipt'] = receiptId;
   return {
     status: 200,
     headers: { 'content-type': 'application/grpc', ...egress },
     body: '',
-    trailers: { 'grpc-status': GRPC_STATUS[d.decision === 'SILENCE' ? 'SILENCE' : 'DENY'], 'grpc-message': d.reason, ...egress },
+    trailers: { 'grpc-status': status, 'grpc-message': message, ...egress },
   };
 }
 
@@ -147,6 +161,16 @@ function sendH2(res: Http2ServerResponse, r: BlockedResponse, close: boolean): v
   const stream = res.stream;
   if (res.headersSent) { stream.close(h2c.NGHTTP2_INTERNAL_ERROR); return; }
   res.writeHead(r.status, r.headers);
-  if (r.trailers) res.addTrailers(r.trailers);
-  res.end(r.body, () => { if (close && !res.req.complete && !stream.closed) stream.close(h2c.NGHTTP2_NO_ERROR); });
+  const cut = (): void => { if (close && !res.req.complete && !stream.closed) stream.close(h2c.NGHTTP2_NO_ERROR); };
+  if (r.trailers) {
+    res.addTrailers(r.trailers);
+    // The compatibility layer's own 'wantTrailers' listener submits the trailers, but a
+    // RST_STREAM submitted in the same turn is framed before them (the client would see a
+    // call with no gRPC status): the cut waits until the session has written its pending
+    // frames, which it does in its native immediate, before the next JS immediate.
+    stream.once('wantTrailers', () => setImmediate(cut));
+    res.end(r.body);
+  } else {
+    res.end(r.body, cut);
+  }
 }

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { readReceipts, startGate, tmpDir, workspace, type GateProcess, type GateWorkspace } from '../harness.js';
+import { freePort, readReceipts, startGate, tmpDir, workspace, type GateProcess, type GateWorkspace } from '../harness.js';
 import { makeCa, makeLeaf } from './kit.js';
 
 const PROTO = `syntax = "proto3";
@@ -33,6 +33,9 @@ describe('gRPC through CONNECT interception', () => {
   let Echo: grpc.ServiceClientConstructor;
   const arrived: string[] = [];
   let client: grpc.Client & Record<string, any>;
+  /** The same service at a port nothing listens on (the upstream fails). */
+  let deadClient: grpc.Client & Record<string, any>;
+  let dead: number;
 
   before(async () => {
     const dir = tmpDir('eg-grpc-');
@@ -61,7 +64,9 @@ describe('gRPC through CONNECT interception', () => {
     G = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0',
       grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(leaf.keyPem), cert_chain: Buffer.from(leaf.certPem) }]),
       (e, port) => (e ? reject(e) : resolve(port))));
-    const m = (p: string) => ({ scheme: 'https', host: 'api.it', port: G, method: 'POST', path: p });
+    const m = (p: string, port = G) => ({ scheme: 'https', host: 'api.it', port, method: 'POST', path: p });
+    dead = await freePort();
+    const deciderDown = await freePort();
     ws = await workspace({
       dir,
       routes: {
@@ -70,9 +75,14 @@ describe('gRPC through CONNECT interception', () => {
           { surface: 'echo', action: 'count', match: m('/egress.test.Echo/Count'), authorize: 'none' },
           { surface: 'echo', action: 'missing', match: m('/egress.test.Echo/Missing'), authorize: 'none' },
           { surface: 'echo', action: 'secret', match: m('/egress.test.Echo/Secret'), authorize: 'deny' },
+          { surface: 'echo', action: 'asked', match: m('/egress.test.Echo/Say', dead), authorize: 'online' },
+          { surface: 'echo', action: 'gone', match: m('/egress.test.Echo/Count', dead), authorize: 'none' },
         ],
       },
-      config: (c) => { c.tls.upstream_ca = [originCa.certPath]; },
+      config: (c) => {
+        c.tls.upstream_ca = [originCa.certPath];
+        c.decider = { url: `http://127.0.0.1:${deciderDown}/v1/data/egress/decision`, timeout: '250ms' };
+      },
     });
     gate = await startGate(ws);
     // grpc-js reads the proxy from the environment when the channel is made.
@@ -81,16 +91,17 @@ describe('gRPC through CONNECT interception', () => {
     delete process.env.no_proxy; delete process.env.grpc_proxy;
     try {
       client = new Echo(`api.it:${G}`, grpc.credentials.createSsl(fs.readFileSync(ws.caCert))) as any;
+      deadClient = new Echo(`api.it:${dead}`, grpc.credentials.createSsl(fs.readFileSync(ws.caCert))) as any;
     } finally {
       for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
     }
   });
-  after(async () => { client?.close(); server?.forceShutdown(); await gate?.stop(); });
+  after(async () => { client?.close(); deadClient?.close(); server?.forceShutdown(); await gate?.stop(); });
 
-  const unary = (method: string, text: string) => new Promise<{ err: grpc.ServiceError | null; res: any; headers: grpc.Metadata | undefined; trailers: grpc.Metadata | undefined }>((resolve) => {
+  const unary = (method: string, text: string, on = client) => new Promise<{ err: grpc.ServiceError | null; res: any; headers: grpc.Metadata | undefined; trailers: grpc.Metadata | undefined }>((resolve) => {
     let headers: grpc.Metadata | undefined;
     let trailers: grpc.Metadata | undefined;
-    const call = client[method]({ text }, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: any) => setImmediate(() => resolve({ err, res, headers, trailers })));
+    const call = on[method]({ text }, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: any) => setImmediate(() => resolve({ err, res, headers, trailers })));
     call.on('metadata', (md: grpc.Metadata) => { headers = md; });
     call.on('status', (s: grpc.StatusObject) => { trailers = s.metadata; });
   });
@@ -138,5 +149,36 @@ describe('gRPC through CONNECT interception', () => {
     const d = readReceipts(ws.receiptsDir).find((x) => x.payload.id === id);
     assert.equal(d?.payload.decision, 'DENY');
     assert.equal(d?.payload.reason, 'ROUTE_DENY');
+  });
+
+  it('a SILENCE (the decider cannot be asked) is UNAVAILABLE with the reason, and never reaches a server', async () => {
+    const r = await unary('Say', 'x', deadClient);
+    assert.equal(r.err?.code, grpc.status.UNAVAILABLE);
+    assert.equal(r.err?.details, 'DECIDER_ERROR');
+    assert.deepEqual(r.err?.metadata.get('egress-reason'), ['DECIDER_ERROR']);
+    const id = String(r.err?.metadata.get('egress-receipt')[0]);
+    const d = readReceipts(ws.receiptsDir).find((x) => x.payload.id === id);
+    assert.equal(d?.payload.decision, 'SILENCE');
+    assert.equal(d?.payload.reason, 'DECIDER_ERROR');
+  });
+
+  it('a permitted call whose upstream cannot be reached is UNAVAILABLE (UPSTREAM_ERROR) with its PERMIT receipt and outcome, not a 502 page', async () => {
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = deadClient.Count({ text: 'n' }, { deadline: Date.now() + 10_000 });
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+    });
+    assert.equal(status.code, grpc.status.UNAVAILABLE, `${status.code} ${status.details} ${JSON.stringify(status.metadata.getMap())}`);
+    assert.equal(status.details, 'UPSTREAM_ERROR');
+    assert.deepEqual(status.metadata.get('egress-decision'), ['PERMIT']);
+    const id = String(status.metadata.get('egress-receipt')[0]);
+    const d = readReceipts(ws.receiptsDir).find((x) => x.payload.id === id);
+    assert.equal(d?.payload.decision, 'PERMIT');
+    assert.equal(d?.payload.action, 'gone');
+    let o;
+    for (let i = 0; i < 40 && !(o = readReceipts(ws.receiptsDir).find((x) => x.payload.kind === 'outcome' && x.payload.of === id)); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(o?.payload.status, null);
+    assert.match(String(o?.payload.error), /ECONNREFUSED|connect|refused/i);
   });
 });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { REASONS, type Reason } from '../../../../policy/reasons.js';
 import type { Decision } from '../../../../policy/types.js';
-import { blockedResponse, egressHeaders, statusFor, upstreamFailureResponse } from '../../../../proxy/wire/respond.js';
+import { blockedResponse, egressHeaders, grpcBlockedResponse, grpcUpstreamFailureResponse, isGrpcCall, statusFor, upstreamFailureResponse } from '../../../../proxy/wire/respond.js';
 
 const d = (reason: Reason, extra: Partial<Decision> = {}): Decision => ({ decision: REASONS[reason].decision, reason, detail: `detail of ${reason}`, ...extra });
 
@@ -65,6 +65,24 @@ describe('respond: decisions to HTTP (SPEC §7)', () => {
     assert.equal(JSON.parse(r.body).detail, 'ECONNREFUSED');
     assert.equal(r.headers['egress-decision'], 'PERMIT');
     assert.equal(upstreamFailureResponse(ok, 'rid', true, 't').status, 504);
+  });
+
+  it('gRPC: a blocked call is 200 with grpc-status 7 (DENY) or 14 (SILENCE) and the reason; an upstream failure is 14 UPSTREAM_ERROR/UPSTREAM_TIMEOUT', () => {
+    const deny = grpcBlockedResponse(d('ROUTE_DENY'), 'rid-4');
+    assert.equal(deny.status, 200);
+    assert.equal(deny.body, '');
+    assert.deepEqual(deny.headers, { 'content-type': 'application/grpc', 'egress-decision': 'DENY', 'egress-reason': 'ROUTE_DENY', 'egress-receipt': 'rid-4' });
+    assert.deepEqual(deny.trailers, { 'grpc-status': '7', 'grpc-message': 'ROUTE_DENY', 'egress-decision': 'DENY', 'egress-reason': 'ROUTE_DENY', 'egress-receipt': 'rid-4' });
+    const silence = grpcBlockedResponse(d('RECEIPT_UNAVAILABLE'), undefined);
+    assert.equal(silence.trailers?.['grpc-status'], '14');
+    assert.equal(silence.trailers?.['egress-receipt'], undefined);
+    const up = grpcUpstreamFailureResponse(d('NO_PERMIT_REQUIRED'), 'rid-5', false);
+    assert.equal(up.status, 200);
+    assert.deepEqual([up.trailers?.['grpc-status'], up.trailers?.['grpc-message'], up.headers['egress-decision'], up.headers['egress-receipt']], ['14', 'UPSTREAM_ERROR', 'PERMIT', 'rid-5']);
+    assert.equal(grpcUpstreamFailureResponse(d('NO_PERMIT_REQUIRED'), 'rid-6', true).trailers?.['grpc-message'], 'UPSTREAM_TIMEOUT');
+    assert.equal(isGrpcCall(true, 'application/grpc+proto'), true);
+    assert.equal(isGrpcCall(true, 'application/grpc-web'), false);
+    assert.equal(isGrpcCall(false, 'application/grpc'), false);
   });
 
   it('egressHeaders: decision and receipt; report mode adds Egress-Enforced: false and the reason', () => {
