@@ -13,6 +13,7 @@ import type { CompiledPolicy, GateConfig } from '../policy/types.js';
 import { createReceiptSigner } from '../receipts/receipt-codec.js';
 import { ReceiptLog } from '../receipts/receipt-log.js';
 import { ConnectHandler } from './arrivals/connect-handler.js';
+import type { H2CloseCause } from './arrivals/h2-sessions.js';
 import { Interception } from './arrivals/interception.js';
 import { refuseMalformed } from './arrivals/refuse-malformed.js';
 import { RequestHandler } from './arrivals/request-handler.js';
@@ -163,7 +164,11 @@ async function startWithLog(
     },
     // An HTTP/2 stream: concurrent with the others of its connection, so no turns (h2-sessions.ts).
     stream: (req: Http2ServerRequest, res: Http2ServerResponse, arrival: Arrival) => inFlight.track(requests.handle(req, res, arrival).then(() => undefined)),
-    flood: (arrival: Arrival) => log.warn({ tunnel: arrival.tunnel }, 'HTTP/2 connection closed: streams reset faster than the gate handles them (reset flood)'),
+    h2Closed: (cause: H2CloseCause, arrival: Arrival, detail?: string) => {
+      metrics.h2Closes.inc({ cause });
+      if (cause === 'reset_flood') log.warn({ tunnel: arrival.tunnel }, 'HTTP/2 connection closed: streams reset faster than the gate handles them (reset flood)');
+      else if (cause === 'protocol_error') log.warn({ tunnel: arrival.tunnel, error: detail }, 'HTTP/2 connection closed: protocol error');
+    },
   };
   const serverOptions = agentServerOptions(config);
   const ca = config.tls.caCert && config.tls.caKey ? await loadCa(config.tls.caCert, config.tls.caKey) : undefined;

@@ -16,6 +16,9 @@
  * undecided, in a queue; a queue past maxQueuedStreams is a flood and the connection is closed
  * (GOAWAY ENHANCE_YOUR_CALM). A stream cancelled while queued is never decided; one cancelled
  * after its decision is not forwarded (forward.ts) and its outcome receipt says `client aborted`.
+ * A HEADERS frame past SETTINGS_MAX_CONCURRENT_STREAMS, and any other protocol error nghttp2
+ * finds, is a connection error: GOAWAY, and the stream that broke the limit never exists.
+ * Every such close is reported by cause ({@link H2CloseCause}) for the metric and the log.
  */
 import http2 from 'node:http2';
 import type tls from 'node:tls';
@@ -28,8 +31,14 @@ export const H2_LIMITS = Object.freeze({
   maxConcurrentStreams: 100,
   /** Streams waiting for a handler slot before the connection counts as a reset flood. */
   maxQueuedStreams: 400,
-  /** SETTINGS_MAX_HEADER_LIST_SIZE: as the HTTP/1.1 header block (a 100 KB permit must reach the check). */
-  maxHeaderListSize: 256 * 1024,
+  /**
+   * SETTINGS_MAX_HEADER_LIST_SIZE (decoded, RFC 9113 §6.5.2): past it Node resets the stream
+   * (RST_STREAM ENHANCE_YOUR_CALM, an HPACK bomb included). Half the HTTP/1.1 header block:
+   * nghttp2 takes a header block of at most 8 CONTINUATION frames (≈144 KiB at the default
+   * 16 KiB frame size, a connection error past it), so a larger list could never arrive whole
+   * and this limit, not that one, must be the one a client meets.
+   */
+  maxHeaderListSize: 128 * 1024,
   /** Header fields Node accepts on a stream (past it: RST_STREAM); over MAX_HEADER_LINES is REQUEST_INVALID with a receipt. */
   maxHeaderListPairs: 2 * MAX_HEADER_LINES,
   /** MiB of nghttp2 state per connection (Node's default). */
@@ -43,6 +52,14 @@ export const H2_LIMITS = Object.freeze({
 
 export type H2StreamHandler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, arrival: Arrival) => Promise<void>;
 
+/**
+ * Why the gate closed an h2 connection: streams reset faster than it handles them, a protocol
+ * error nghttp2 found (a stream past the concurrency limit, a malformed or oversized header
+ * block, too many invalid frames), or idle for {@link H2_LIMITS}.idleTimeoutMs.
+ */
+export type H2CloseCause = 'reset_flood' | 'protocol_error' | 'idle';
+export type H2CloseReport = (cause: H2CloseCause, arrival: Arrival, detail?: string) => void;
+
 interface SessionState { arrival: Arrival; handling: number; queue: (() => void)[] }
 
 /** Owns the HTTP/2 server of intercepted connections, its sessions, and their stream limits. */
@@ -52,7 +69,7 @@ export class H2Sessions {
   /** Set only while serve() hands a socket over: the 'session' event is emitted synchronously inside. */
   private handingOver: Arrival | undefined;
 
-  constructor(private readonly handle: H2StreamHandler, private readonly onFlood: (arrival: Arrival) => void) {
+  constructor(private readonly handle: H2StreamHandler, private readonly onClose: H2CloseReport) {
     this.server = http2.createServer({
       settings: { maxConcurrentStreams: H2_LIMITS.maxConcurrentStreams, maxHeaderListSize: H2_LIMITS.maxHeaderListSize, enablePush: false },
       maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
@@ -67,16 +84,20 @@ export class H2Sessions {
       session.once('close', () => this.states.delete(session));
       session.setTimeout(H2_LIMITS.idleTimeoutMs, () => {
         const st = this.states.get(session);
-        if (st && st.handling === 0) session.close();
+        if (st && st.handling === 0) { this.onClose('idle', arrival); session.close(); }
       });
     });
+    // nghttp2 found a connection error and Node ends the session (GOAWAY); its streams end with it.
     // Every stream, whatever Node's compatibility layer dispatches it as (CONNECT, an Expect),
     // is decided by the one chain: CONNECT inside the tunnel is REQUEST_INVALID there.
     const onStream = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => this.admit(req, res);
     this.server.on('request', onStream);
     this.server.on('connect', onStream);
     this.server.on('checkExpectation', onStream);
-    this.server.on('sessionError', () => undefined);
+    this.server.on('sessionError', (err: Error, session: http2.ServerHttp2Session) => {
+      const st = this.states.get(session);
+      if (st) this.onClose('protocol_error', st.arrival, err.message);
+    });
   }
 
   /** Serves HTTP/2 on a TLS socket that negotiated ALPN `h2`, with the arrival of its CONNECT. */
@@ -112,7 +133,8 @@ export class H2Sessions {
     if (st.queue.length >= H2_LIMITS.maxQueuedStreams) {
       // Only a client that resets streams while the gate still handles them gets here.
       st.queue.length = 0;
-      this.onFlood(st.arrival);
+      this.states.delete(session); // its 'error' below is this close, not another cause
+      this.onClose('reset_flood', st.arrival);
       session.destroy(new Error('reset flood'), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
       return;
     }

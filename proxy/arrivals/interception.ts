@@ -13,7 +13,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { LeafIssuer } from '../../certs/leaf-issuer.js';
 import type { Arrival } from '../pipeline/parse-request.js';
-import { H2Sessions, type H2StreamHandler } from './h2-sessions.js';
+import { H2Sessions, type H2CloseReport, type H2StreamHandler } from './h2-sessions.js';
 import { serveOn, sniffAndTerminate } from './terminate-tls.js';
 
 export interface InterceptionHandlers {
@@ -23,8 +23,8 @@ export interface InterceptionHandlers {
   connect(req: http.IncomingMessage, socket: Duplex, head: Buffer, arrival: Arrival): void;
   /** One HTTP/2 stream (ALPN h2): resolves when it is handled, its outcome receipt included. */
   stream: H2StreamHandler;
-  /** A connection closed as a reset flood (h2-sessions.ts). */
-  flood(arrival: Arrival): void;
+  /** An HTTP/2 connection the gate closed, and why (h2-sessions.ts). */
+  h2Closed: H2CloseReport;
 }
 
 /** How an intercepted CONNECT ended up: served, refused for its SNI, or gone. */
@@ -53,7 +53,7 @@ export class Interception {
       if (!arrival) { socket.destroy(); return; }
       handlers.connect(req, socket, head, arrival);
     };
-    this.h2 = new H2Sessions(handlers.stream, handlers.flood);
+    this.h2 = new H2Sessions(handlers.stream, handlers.h2Closed);
     this.servers = { https: http.createServer(serverOptions, onRequest), http: http.createServer(serverOptions, onRequest) };
     for (const s of [this.servers.https, this.servers.http]) {
       s.on('upgrade', onUpgrade);

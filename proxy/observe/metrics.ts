@@ -14,6 +14,8 @@ export interface GateMetrics {
   fsyncDuration: Histogram;
   receipts: Counter<'kind'>;
   parseErrors: Counter;
+  /** HTTP/2 connections the gate closed, by cause (h2-sessions.ts: reset_flood, protocol_error, idle). */
+  h2Closes: Counter<'cause'>;
   /** 1 for the gate (`scope="gate"`) and each route (`scope="route"`) in report mode (SPEC §8). */
   reportMode: Gauge<'scope' | 'surface' | 'action'>;
   /** Seconds since the receipt log's last commit (a new signed checkpoint); the console charts it. */
@@ -44,6 +46,7 @@ export function createMetrics(): GateMetrics {
     fsyncDuration: new Histogram({ name: 'egress_gate_receipt_fsync_duration_seconds', help: 'Receipt log fsync duration', buckets: fast, registers: [registry] }),
     receipts: new Counter({ name: 'egress_gate_receipts_total', help: 'Receipts written by kind', labelNames: ['kind'], registers: [registry] }),
     parseErrors: new Counter({ name: 'egress_gate_parse_errors_total', help: 'Requests the HTTP parser refused', registers: [registry] }),
+    h2Closes: new Counter({ name: 'egress_gate_h2_connections_closed_total', help: 'HTTP/2 connections the gate closed, by cause', labelNames: ['cause'], registers: [registry] }),
     reportMode: new Gauge({ name: 'egress_gate_report_mode', help: 'Report mode (decisions recorded, not enforced): the gate or a route', labelNames: ['scope', 'surface', 'action'], registers: [registry] }),
     lastCommitAge: new Gauge({
       name: 'egress_gate_receipt_last_commit_age_seconds', help: 'Seconds since the receipt log last committed (signed a new checkpoint)', registers: [registry],

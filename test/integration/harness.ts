@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface SeenRequest { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer }
+export interface SeenRequest { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer; trailers: NodeJS.Dict<string> }
 
 export interface Origin {
   port: number;
@@ -36,13 +36,13 @@ export interface Origin {
 }
 
 /** An origin that records every request and answers 200 JSON (x-origin: test-origin). */
-export async function startOrigin(tlsOpts?: { key: string; cert: string }): Promise<Origin> {
+export async function startOrigin(tlsOpts?: { key: string; cert: string; maxHeaderSize?: number }): Promise<Origin> {
   const requests: SeenRequest[] = [];
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), trailers: req.trailers });
       const delay = Number(req.headers['x-origin-delay'] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 20_000)));
       const body = JSON.stringify({ ok: true, url: req.url });

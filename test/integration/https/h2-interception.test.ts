@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  readReceipts, startGate, startOrigin, tmpDir, workspace, type GateProcess, type GateWorkspace, type Origin,
+  adminGet, readReceipts, startGate, startOrigin, tmpDir, workspace, type GateProcess, type GateWorkspace, type Origin,
 } from '../harness.js';
 import { makeCa, makeLeaf, run } from './kit.js';
 import { cancelFrame, dataFrame, h2Request, h2Through, headersFrame, rawH2, tlsThrough } from './h2-kit.js';
@@ -42,6 +42,7 @@ describe('https: HTTP/2 through CONNECT interception', () => {
           { surface: 'secrets', action: 'read', match: m('/secret/**'), authorize: 'deny' },
           { surface: 'flood', action: 'read', match: m('/flood/**'), authorize: 'none' },
           { surface: 'slow', action: 'read', match: m('/slow/**'), authorize: 'none' },
+          { surface: 'upload', action: 'send', match: { ...m('/up/**'), method: 'POST' }, authorize: 'none' },
         ],
       },
       config: (c) => { c.tls.upstream_ca = [originCa.certPath]; },
@@ -107,6 +108,26 @@ describe('https: HTTP/2 through CONNECT interception', () => {
     }
   });
 
+  it('request trailers are not forwarded: the body goes whole, the fields the decision never saw stay behind', async () => {
+    const { session } = await h2Through(ws.listenPort, auth(), gateCaPem);
+    try {
+      const answer = await new Promise<number>((resolve, reject) => {
+        const r = session.request({ ':method': 'POST', ':path': '/up/trailers', 'content-type': 'text/plain' }, { waitForTrailers: true });
+        r.on('wantTrailers', () => r.sendTrailers({ 'x-checksum': 'sent-after-the-decision' }));
+        r.on('response', (h) => resolve(Number(h[':status'])));
+        r.on('error', reject);
+        r.resume();
+        r.end('the body');
+      });
+      assert.equal(answer, 200);
+      const [seen] = origin.byPath('/up/trailers');
+      assert.equal(seen?.body.toString(), 'the body');
+      assert.deepEqual({ ...seen?.trailers }, {});
+    } finally {
+      session.close();
+    }
+  });
+
   it('connection-specific headers and CONNECT inside h2 never reach the origin', async () => {
     const t = await tlsThrough(ws.listenPort, auth(), gateCaPem, ['h2']);
     const h2 = await rawH2(t);
@@ -167,6 +188,8 @@ describe('https: HTTP/2 through CONNECT interception', () => {
     assert.ok(goaways.every((g) => g === 0xb || g === 2), `GOAWAY codes: ${goaways.join(',')}`);
     if (Number(process.versions.node.split('.')[0]) < 22) assert.ok(goaways.every((g) => g === 0xb), `GOAWAY codes on Node 20: ${goaways.join(',')}`);
     if (goaways.includes(0xb)) assert.match(gate.output(), /reset flood/);
+    const floods = Number(/egress_gate_h2_connections_closed_total\{cause="reset_flood"\} (\d+)/.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? 0);
+    assert.equal(floods, goaways.filter((g) => g === 0xb).length, 'each close as a flood is counted');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(gate.proc.exitCode, null);
     const grown = rss(pid) - before;

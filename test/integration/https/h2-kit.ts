@@ -57,16 +57,49 @@ function frame(type: number, flags: number, stream: number, payload: Buffer): Bu
   return Buffer.concat([h, payload]);
 }
 
-function literal(s: string): Buffer {
-  const b = Buffer.from(s, 'latin1');
-  if (b.length > 126) throw new Error('test header fields are short');
-  return Buffer.concat([Buffer.from([b.length]), b]);
+/** An HPACK integer with an N-bit prefix (RFC 7541 §5.1), `first` holding the bits above it. */
+function hpackInt(v: number, prefixBits: number, first: number): Buffer {
+  const max = (1 << prefixBits) - 1;
+  if (v < max) return Buffer.from([first | v]);
+  const out = [first | max];
+  for (v -= max; v >= 128; v >>= 7) out.push((v & 127) | 128);
+  out.push(v);
+  return Buffer.from(out);
 }
 
-/** A HEADERS frame (END_HEADERS, and END_STREAM unless `open`) carrying `fields` as HPACK literals. */
-export function headersFrame(stream: number, fields: [string, string][], open = false): Buffer {
-  const block = Buffer.concat(fields.flatMap(([n, v]) => [Buffer.from([0x00]), literal(n), literal(v)]));
-  return frame(0x1, open ? 0x4 : 0x5, stream, block);
+/** A string literal, no Huffman (RFC 7541 §5.2). */
+function literal(s: string): Buffer {
+  const b = Buffer.from(s, 'latin1');
+  return Buffer.concat([hpackInt(b.length, 7, 0), b]);
+}
+
+/** A header block of `fields` as literals without indexing (RFC 7541 §6.2.2). */
+export function literalBlock(fields: [string, string][]): Buffer {
+  return Buffer.concat(fields.flatMap(([n, v]) => [Buffer.from([0x00]), literal(n), literal(v)]));
+}
+
+/**
+ * An HPACK bomb: `field` once with incremental indexing (it becomes dynamic entry 62), then
+ * the one-byte index of that entry `times - 1` more times: a few bytes on the wire that decode
+ * to `times` copies of the field (RFC 7541 §6.1, §6.2.1).
+ */
+export function bombBlock(field: [string, string], times: number): Buffer {
+  return Buffer.concat([Buffer.from([0x40]), literal(field[0]), literal(field[1]), Buffer.alloc(times - 1, 0x80 | 62)]);
+}
+
+/**
+ * A HEADERS frame (END_STREAM unless `open`) carrying `fields` as HPACK literals, or a prepared
+ * header block; a block over 16 KiB continues in CONTINUATION frames, the last with END_HEADERS.
+ */
+export function headersFrame(stream: number, fields: [string, string][] | Buffer, open = false): Buffer {
+  const block = Buffer.isBuffer(fields) ? fields : literalBlock(fields);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < block.length; i += 16_384) parts.push(block.subarray(i, i + 16_384));
+  if (parts.length === 0) parts.push(Buffer.alloc(0));
+  return Buffer.concat(parts.map((p, i) => {
+    const endHeaders = i === parts.length - 1 ? 0x4 : 0;
+    return i === 0 ? frame(0x1, (open ? 0 : 0x1) | endHeaders, stream, p) : frame(0x9, endHeaders, stream, p);
+  }));
 }
 
 /** A DATA frame that does not end the stream. */
@@ -81,9 +114,12 @@ export function cancelFrame(stream: number): Buffer {
 }
 
 /** A raw h2 connection: the preface and SETTINGS sent, the server's SETTINGS acknowledged; frames received are parsed. */
-export async function rawH2(t: net.Socket): Promise<{ write(b: Buffer): void; goaway: () => number | undefined; resets: Map<number, number>; responses: Set<number>; closed: Promise<void> }> {
+export async function rawH2(t: net.Socket): Promise<{
+  write(b: Buffer): void; goaway: () => number | undefined; goawayLastStream: () => number | undefined; resets: Map<number, number>; responses: Set<number>; closed: Promise<void>;
+}> {
   let buf = Buffer.alloc(0);
   let goaway: number | undefined;
+  let goawayLast: number | undefined;
   const resets = new Map<number, number>();
   const responses = new Set<number>();
   let settled = false;
@@ -98,7 +134,7 @@ export async function rawH2(t: net.Socket): Promise<{ write(b: Buffer): void; go
       const payload = buf.subarray(9, 9 + len);
       buf = buf.subarray(9 + len);
       if (type === 0x4 && (flags & 0x1) === 0 && !settled) { settled = true; t.write(frame(0x4, 0x1, 0, Buffer.alloc(0))); ready(); }
-      if (type === 0x7) goaway = payload.readUInt32BE(4);
+      if (type === 0x7) { goaway = payload.readUInt32BE(4); goawayLast = payload.readUInt32BE(0) & 0x7fffffff; }
       if (type === 0x3) resets.set(id, payload.readUInt32BE(0));
       if (type === 0x1) responses.add(id);
     }
@@ -107,5 +143,5 @@ export async function rawH2(t: net.Socket): Promise<{ write(b: Buffer): void; go
   const closed = new Promise<void>((r) => t.once('close', () => r()));
   t.write(Buffer.concat([PREFACE, frame(0x4, 0, 0, Buffer.alloc(0))]));
   await Promise.race([gotSettings, closed]);
-  return { write: (b) => { if (!t.destroyed) t.write(b); }, goaway: () => goaway, resets, responses, closed };
+  return { write: (b) => { if (!t.destroyed) t.write(b); }, goaway: () => goaway, goawayLastStream: () => goawayLast, resets, responses, closed };
 }
