@@ -10,7 +10,7 @@
  * durable) and only for a verdict that says forward. Nothing else can construct one: its
  * constructor is private and the factory is a module-local function.
  */
-import type { Decision, GateConfig } from '../../policy/types.js';
+import type { Decision, GateConfig, JsonRpcCall } from '../../policy/types.js';
 import { decisionOf, type Reason } from '../../policy/reasons.js';
 import { announceDecision } from '../observe/announce-decision.js';
 import { decisionEvent, type DecisionHub } from '../observe/console/decision-hub.js';
@@ -159,12 +159,12 @@ export class Recorder {
   private announce(a: Attempt, d: Decision, enforced: boolean, receipt: string | undefined, seq: number | undefined): void {
     const url = a.request?.url ?? null;
     announceDecision(this.deps, d, enforced, receipt, { method: a.method, url, started: a.started, jsonrpc: a.jsonrpc });
-    this.show(d, enforced, receipt, seq, a.method, url);
+    this.show(d, enforced, receipt, seq, a.method, url, a.jsonrpc);
   }
 
   /** To the console's live stream; nothing is built while no console watches. */
-  private show(d: Decision, enforced: boolean, receipt: string | undefined, seq: number | undefined, method: string, url: string | null): void {
+  private show(d: Decision, enforced: boolean, receipt: string | undefined, seq: number | undefined, method: string, url: string | null, jsonrpc?: JsonRpcCall): void {
     const hub = this.deps.hub;
-    if (hub?.watched) hub.publish(decisionEvent(d, enforced, { receipt, seq }, method, url));
+    if (hub?.watched) hub.publish(decisionEvent(d, enforced, { receipt, seq }, method, url, jsonrpc));
   }
 }

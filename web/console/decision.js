@@ -1,6 +1,6 @@
 // One decision: its entries (decision and outcomes), the permit's facts (never the token),
 // the matched route with its file:line, and its inclusion proof checked here (tlog-verify.js).
-import { $, clear, decisionCell, el, kv, tree } from './dom.js';
+import { $, callText, clear, decisionCell, el, kv, tree } from './dom.js';
 import { apiJson, apiText } from './api.js';
 import { verifyProof } from './tlog-verify.js';
 
@@ -23,6 +23,7 @@ export async function showDecision(id) {
     ['reason', e.reason], ['time', e.ts], ['request', `${req.method ?? ''} ${req.url ?? ''}`],
     ['query', req.query_sha256 ? `sha256 ${req.query_sha256} (the query itself is never recorded)` : 'none'],
     ['body', req.body_sha256 ? `sha256 ${req.body_sha256}` : '—'],
+    ['JSON-RPC call', e.jsonrpc ? callText(e.jsonrpc) : '—'],
     ['surface / action', e.surface ? `${e.surface} / ${e.action}` : '—'],
     ['permit', e.permit ? tree(e.permit) : 'none'], ['txn', e.txn], ['exception', e.exception], ['credential', e.credential],
     ['policy', e.policy ? `${e.policy.version} (${e.policy.digest})` : '—'], ['receipt', `${e.id} (seq ${e.seq})`],

@@ -35,3 +35,8 @@ export function tree(value) {
 export function decisionCell(decision) {
   return el('span', { class: decision, text: decision });
 }
+
+/** An MCP/JSON-RPC call as the console shows it: `tools/call create_issue`, or the method alone. */
+export function callText(call) {
+  return call.tool ? `${call.method} ${call.tool}` : call.method;
+}

@@ -1,6 +1,6 @@
 // Live decisions: the gate's event stream (read with fetch, so the token goes in a header),
 // the newest KEEP kept in the page, older ones from the log on demand, filters and pause.
-import { $, clear, decisionCell, el } from './dom.js';
+import { $, callText, clear, decisionCell, el } from './dom.js';
 import { api, apiJson, authHeaders, NeedsToken } from './api.js';
 
 const KEEP = 500;
@@ -46,7 +46,7 @@ function rowEl(r) {
   const o = r.outcome;
   const tr = el('tr', { 'data-receipt': r.receipt ?? '', 'data-decision': r.decision, 'data-reason': r.reason },
     el('td', { class: 'mono', text: new Date(r.ts).toLocaleTimeString() }),
-    el('td', {}, el('code', { text: `${r.method ?? ''} ${host}${path}` })),
+    el('td', {}, el('code', { text: `${r.method ?? ''} ${host}${path}` }), r.jsonrpc ? el('span', { class: 'jsonrpc', text: ` ${callText(r.jsonrpc)}` }) : null),
     el('td', { text: r.surface ? `${r.surface} / ${r.action}` : '—' }),
     el('td', {}, decisionCell(r.decision), r.enforced ? null : el('span', { class: 'badge report', text: 'report' })),
     el('td', { class: 'reason', text: r.reason }),

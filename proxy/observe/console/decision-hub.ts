@@ -6,10 +6,10 @@
  * request path allocates nothing for the hub then.
  *
  * An event carries what the console may show, and nothing else: the normalized URL (scheme,
- * host, port and path: never the query), surface/action, decision, reason, enforced, the
- * receipt id; for an outcome the status and byte counts. Never header values, bodies, tokens.
+ * host, port and path: never the query), the JSON-RPC method and tool of an MCP call,
+ * surface/action, decision, reason, enforced, the receipt id; for an outcome the status and byte counts. Never header values, bodies, tokens.
  */
-import type { Decision } from '../../../policy/types.js';
+import type { Decision, JsonRpcCall } from '../../../policy/types.js';
 
 export interface DecisionEvent {
   type: 'decision';
@@ -20,6 +20,8 @@ export interface DecisionEvent {
   method: string;
   /** The normalized URL, without the query; null for a request that could not be normalized. */
   url: string | null;
+  /** The JSON-RPC call a `match.jsonrpc` route read from the body (SPEC §4), as the decision entry records it. */
+  jsonrpc: { method: string; tool: string | null } | null;
   surface: string | null;
   action: string | null;
   decision: Decision['decision'];
@@ -80,9 +82,12 @@ export class DecisionHub {
 }
 
 /** The event of one recorded decision (the caller checks `hub.watched` first). */
-export function decisionEvent(d: Decision, enforced: boolean, entry: { receipt?: string; seq?: number }, method: string, url: string | null): DecisionEvent {
+export function decisionEvent(
+  d: Decision, enforced: boolean, entry: { receipt?: string; seq?: number }, method: string, url: string | null, jsonrpc?: JsonRpcCall,
+): DecisionEvent {
   return {
     type: 'decision', ts: new Date().toISOString(), receipt: entry.receipt ?? null, seq: entry.seq ?? null, method, url,
+    jsonrpc: jsonrpc ? { method: jsonrpc.method, tool: jsonrpc.tool ?? null } : null,
     surface: d.surface ?? null, action: d.action ?? null, decision: d.decision, reason: d.reason, enforced,
   };
 }

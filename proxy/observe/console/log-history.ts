@@ -20,6 +20,7 @@ export interface HistoryRow {
   receipt: string;
   method: string | null;
   url: string | null;
+  jsonrpc: { method: string; tool: string | null } | null;
   surface: string | null;
   action: string | null;
   decision: string;
@@ -40,6 +41,7 @@ function rowOf(e: Entry, outcome: Entry | undefined): HistoryRow {
   return {
     type: 'decision', ts: String(e.ts), seq: Number(e.seq), receipt: String(e.id),
     method: (req.method as string | null) ?? null, url: (req.url as string | null) ?? null,
+    jsonrpc: (e.jsonrpc as HistoryRow['jsonrpc'] | undefined) ?? null,
     surface: (e.surface as string | null) ?? null, action: (e.action as string | null) ?? null,
     decision: String(e.decision), reason: String(e.reason), enforced: e.enforced === true,
     outcome: outcome ? { status: outcome.status, bytes_up: outcome.bytes_up, bytes_down: outcome.bytes_down, ms: outcome.duration_ms, error: outcome.error } : null,

@@ -13,7 +13,7 @@ import { DecisionHub, type DecisionEvent } from '../../../../../proxy/observe/co
 import { EventStream } from '../../../../../proxy/observe/console/event-stream.js';
 
 const event = (i: number): DecisionEvent => ({
-  type: 'decision', ts: new Date(0).toISOString(), receipt: `r${i}`, seq: i, method: 'GET', url: `http://open.test/${'p'.repeat(2000)}/${i}`,
+  type: 'decision', ts: new Date(0).toISOString(), receipt: `r${i}`, seq: i, method: 'GET', url: `http://open.test/${'p'.repeat(2000)}/${i}`, jsonrpc: null,
   surface: 'public', action: 'read', decision: 'PERMIT', reason: 'NO_PERMIT_REQUIRED', enforced: true,
 });
 
