@@ -189,7 +189,8 @@ describe('https: HTTP/2 through CONNECT interception', () => {
     if (Number(process.versions.node.split('.')[0]) < 22) assert.ok(goaways.every((g) => g === 0xb), `GOAWAY codes on Node 20: ${goaways.join(',')}`);
     if (goaways.includes(0xb)) assert.match(gate.output(), /reset flood/);
     const floods = Number(/egress_gate_h2_connections_closed_total\{cause="reset_flood"\} (\d+)/.exec((await adminGet(ws.adminPort, '/metrics')).text)?.[1] ?? 0);
-    assert.equal(floods, goaways.filter((g) => g === 0xb).length, 'each close as a flood is counted');
+    // At least each close the client saw as the gate's; a connection nghttp2 closed first may also have been counted.
+    assert.ok(floods >= goaways.filter((g) => g === 0xb).length && floods <= goaways.length, `${floods} closes counted as floods for GOAWAYs ${goaways.join(',')}`);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(gate.proc.exitCode, null);
     const grown = rss(pid) - before;
