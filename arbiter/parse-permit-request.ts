@@ -50,6 +50,7 @@ export function parsePermitRequest(body: unknown, policy: CompiledPolicy | undef
   if (!policy) return { ok: false, answer: problem('POLICY_UNAVAILABLE', 'no fresh route maps are loaded (none yet, or the bundle is past max_stale)') };
   let route: Route | undefined;
   let url: string;
+  let call: JsonRpcCall | undefined;
   try {
     if (method === 'CONNECT') {
       const a = parseConnectAuthority(r.url);
@@ -59,7 +60,7 @@ export function parsePermitRequest(body: unknown, policy: CompiledPolicy | undef
       const n = normalizeRequest({ method, target: r.url });
       // A route chosen by the JSON-RPC call in the body (SPEC §4) needs the call named: the
       // body itself never comes here, only its digest.
-      const call: JsonRpcCall | undefined = r.jsonrpc !== undefined ? readJsonRpcClaim(r.jsonrpc) : undefined;
+      call = r.jsonrpc !== undefined ? readJsonRpcClaim(r.jsonrpc) : undefined;
       if (call === undefined && policy.routesByBody(n)) {
         return bad('the route of this request is chosen by the JSON-RPC call in its body: name it in request.jsonrpc {"method", "tool"}');
       }
@@ -82,8 +83,28 @@ export function parsePermitRequest(body: unknown, policy: CompiledPolicy | undef
     ok: true,
     ask: {
       gate: b.gate, route, ...s,
-      request: { method, url, body_sha256: (r.body_sha256 as string | undefined) ?? null, query_sha256: (r.query_sha256 as string | undefined) ?? null },
+      request: {
+        method, url, body_sha256: (r.body_sha256 as string | undefined) ?? null, query_sha256: (r.query_sha256 as string | undefined) ?? null,
+        ...(call ? { jsonrpc: { method: call.method, ...(call.tool !== undefined ? { tool: call.tool } : {}) } } : {}),
+      },
       idempotencyKey: (b.idempotency_key as string | undefined) ?? null, txn: (b.txn as string | undefined) ?? null, reason: (b.reason as string | undefined) ?? null,
     },
   };
+}
+
+/**
+ * An approved request matched again, at signing, against the route maps in effect then: the
+ * same parse as its POST, with the surface and action it was approved for. A request the
+ * arbiter would now refuse (its route gone, now `deny`, another action, a digest now bound)
+ * is refused, however many people approved it.
+ */
+export function rematchPermitRequest(r: { gate: string; request: RequestFacts; surface: string; action: string }, policy: CompiledPolicy | undefined): Parsed {
+  const q = r.request;
+  return parsePermitRequest({
+    gate: r.gate, surface: r.surface, action: r.action,
+    request: {
+      method: q.method, url: q.url, ...(q.body_sha256 !== null ? { body_sha256: q.body_sha256 } : {}),
+      ...(q.query_sha256 !== null ? { query_sha256: q.query_sha256 } : {}), ...(q.jsonrpc ? { jsonrpc: q.jsonrpc } : {}),
+    },
+  }, policy);
 }

@@ -14,12 +14,12 @@ import type { Logger } from '../proxy/observe/logger.js';
 import type { DeciderPort } from '../proxy/pipeline/ports.js';
 import { issuePermit } from '../policy/permits/issue-permit.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import { problem, type Answer } from './arbiter-reasons.js';
+import { problem, type Answer, type ArbiterReason } from './arbiter-reasons.js';
 import type { BreakGlass } from './break-glass.js';
 import type { Approver, Caller } from './callers.js';
 import { findGrant, RateLimiter } from './grants.js';
 import type { IssuanceLog } from './issuance-log.js';
-import { parsePermitRequest, type Ask } from './parse-permit-request.js';
+import { parsePermitRequest, rematchPermitRequest, type Ask } from './parse-permit-request.js';
 import { idemKey, PermitRequests, type PermitRequest } from './permit-requests.js';
 import type { ArbiterConfig, GrantConfig } from './types.js';
 
@@ -191,16 +191,14 @@ export class PermitAuthority {
     if (r.state === 'pending') {
       return { status: 202, headers: { 'retry-after': String(POLL_AFTER_S) }, body: { decision: 'PENDING', ...base, poll: `/v1/permit-requests/${r.id}`, expires_at: new Date(r.expiresAt).toISOString() } };
     }
-    if (r.state === 'denied') return problem('APPROVAL_DENIED', 'an approver denied this request', base);
+    if (r.state === 'denied') return problem(r.ended?.reason ?? 'APPROVAL_DENIED', r.ended?.detail ?? 'an approver denied this request', base);
     if (r.state === 'expired') return problem('APPROVAL_EXPIRED', 'nobody decided this request within pending.max_wait', base);
     if (!r.permit) {
       // One signing per approved request, however many polls arrive while it is under way: a
       // second concurrent poll waits for the first one's permit instead of minting another.
       let signing = SIGNING.get(r);
       if (!signing) {
-        const grant = this.d.config.grants.find((g) => g.id === r.grant);
-        signing = this.sign(r.caller, r, this.ttlOf(grant), { apr: base.approvals, requestId: r.id }, 'resolved')
-          .finally(() => SIGNING.delete(r));
+        signing = this.signApproved(r, base.approvals).finally(() => SIGNING.delete(r));
         SIGNING.set(r, signing);
       }
       const s = await signing;
@@ -208,6 +206,26 @@ export class PermitAuthority {
       r.permit ??= { token: s.token, jti: s.jti, exp: s.exp, receipt: s.receipt };
     }
     return { status: post ? 201 : 200, body: { decision: 'PERMIT', ...base, permit: r.permit.token, jti: r.permit.jti, expires_at: new Date(r.permit.exp * 1000).toISOString(), receipt: r.permit.receipt } };
+  }
+
+  /**
+   * Signs the permit of an approved request once it still matches: the route maps may have
+   * changed while it waited, and an approval is for the request as it was matched then. A
+   * request that no longer matches ends denied with the reason; no fresh route maps at all
+   * (POLICY_UNAVAILABLE) is a refusal for now, and a later poll tries again.
+   */
+  private async signApproved(r: PermitRequest, approvals: string[]): ReturnType<PermitAuthority['sign']> {
+    const now = rematchPermitRequest(r, this.d.policy());
+    const grant = this.d.config.grants.find((g) => g.id === r.grant);
+    if (!now.ok || !grant) {
+      const answer = now.ok ? problem('NO_GRANT', `the grant ${r.grant} this request was held under is no longer configured`) : now.answer;
+      const reason = answer.body.reason as ArbiterReason;
+      if (reason === 'POLICY_UNAVAILABLE') return { ok: false, answer: problem(reason, String(answer.body.detail), this.scope(r)) };
+      const detail = `approved, but it no longer matches what was approved: ${String(answer.body.detail)}`;
+      await this.resolve(r, 'denied', { reason, detail });
+      return { ok: false, answer: problem(reason, detail, this.scope(r)) };
+    }
+    return this.sign(r.caller, r, this.ttlOf(grant), { apr: approvals, requestId: r.id }, 'resolved');
   }
 
   /** `GET /v1/permit-requests/<id>`: only its own caller sees a request. */
@@ -250,12 +268,13 @@ export class PermitAuthority {
     return { status: 200, body: { request_id: r.id, state: r.state, approvals: r.votes.filter((v) => v.approve).map((v) => v.name), approvals_needed: r.needed } };
   }
 
-  private async resolve(r: PermitRequest, state: 'denied' | 'expired'): Promise<void> {
+  private async resolve(r: PermitRequest, state: 'denied' | 'expired', ended?: PermitRequest['ended']): Promise<void> {
     r.state = state;
-    const reason = state === 'denied' ? 'APPROVAL_DENIED' : 'APPROVAL_EXPIRED';
+    if (ended) r.ended = ended;
+    const reason = ended?.reason ?? (state === 'denied' ? 'APPROVAL_DENIED' : 'APPROVAL_EXPIRED');
     this.d.onAnswer('DENY', reason);
     await this.d.log.append({
-      event: 'resolved', request_id: r.id, decision: 'DENY', reason, subject: r.caller.subject, aud: r.gate, surface: r.surface, action: r.action,
+      event: 'resolved', request_id: r.id, decision: 'DENY', reason, ...(ended ? { detail: ended.detail } : {}), subject: r.caller.subject, aud: r.gate, surface: r.surface, action: r.action,
       request: this.requestFacts(r), approvals: r.votes.filter((v) => v.approve).map((v) => v.name), txn: r.txn,
     }).catch((e) => this.d.logger.error({ err: (e as Error).message, request_id: r.id }, 'the end of a pending request could not be logged'));
   }

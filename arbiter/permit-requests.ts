@@ -4,6 +4,7 @@
  * ends it. The permit token is never logged, so a request approved before a restart whose
  * permit was not yet collected is issued a fresh permit when it is next polled.
  */
+import type { ArbiterReason } from './arbiter-reasons.js';
 import type { Caller } from './callers.js';
 import { readIssuance } from './issuance-log.js';
 
@@ -12,6 +13,8 @@ export interface RequestFacts {
   url: string;
   body_sha256: string | null;
   query_sha256: string | null;
+  /** The JSON-RPC call named for a route chosen by the body (SPEC §4), kept to match it again at signing. */
+  jsonrpc?: { method: string; tool?: string };
 }
 
 export interface Vote {
@@ -36,6 +39,8 @@ export interface PermitRequest {
   createdAt: number;
   expiresAt: number;
   state: 'pending' | 'approved' | 'denied' | 'expired';
+  /** Why a denied request ended when no approver denied it (the route maps changed while it waited). */
+  ended?: { reason: ArbiterReason; detail: string };
   votes: Vote[];
   permit?: { token: string; jti: string; exp: number; receipt: string };
 }
@@ -74,8 +79,13 @@ export class PermitRequests {
       if (e.event === 'resolved') {
         if (e.decision === 'PERMIT' || e.state === 'approved') r.state = 'approved';
         else r.state = e.reason === 'APPROVAL_EXPIRED' ? 'expired' : 'denied';
+        if (r.state === 'denied' && e.reason !== 'APPROVAL_DENIED' && typeof e.reason === 'string') {
+          r.ended = { reason: e.reason as ArbiterReason, detail: typeof e.detail === 'string' ? e.detail : 'the request ended without a permit' };
+        }
       }
     }
+    // Approved by enough votes before a stop that came before its permit was signed: the next poll signs it.
+    for (const r of this.waiting()) if (r.votes.filter((v) => v.approve).length >= r.needed) r.state = 'approved';
     return this.waiting().length;
   }
 }

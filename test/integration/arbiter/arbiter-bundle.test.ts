@@ -3,7 +3,8 @@
  * https on loopback by a test CA: no bundle yet — running, not ready, no permit
  * (503 POLICY_UNAVAILABLE); a good bundle — permits matched against its routes; a wrongly
  * signed or unsigned bundle — refused, the last good one serving; a good new version applies;
- * past max_stale — not ready, no permit, not even for an approval, until the bundle is back.
+ * past max_stale — not ready, no permit, not even for an approval, until the bundle is back;
+ * a route that changed while a request waited — its approval signs nothing, across a restart.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,8 @@ const route = (action: string, p: string, surface = 'notes') =>
 const brokered = '  - { surface: notes, action: create, match: { scheme: http, host: api.it, port: 8080, method: POST, path: /notes }, authorize: permit, credentials: { header: Authorization, value: "Bearer ${secret:notes-api}" } }\n';
 const V1 = `routes:\n${brokered}${route('restart', '/restart', 'ops')}`;
 const V2 = `${V1}${route('publish', '/publish')}`;
+// V2 with ops/restart now denied by its route.
+const V3 = V2.replace(`${route('restart', '/restart', 'ops')}`, route('restart', '/restart', 'ops').replace('authorize: permit', 'authorize: deny'));
 const ask = (p: string) => ({ gate: GATE_ID, request: { method: 'POST', url: `http://api.it:8080/${p}` } });
 const claimsOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1] as string, 'base64url').toString());
 
@@ -121,7 +124,7 @@ describe('arbiter: route maps from a signed bundle', () => {
     assert.equal(claimsOf(a.json.permit).action, 'publish');
   });
 
-  it('past max_stale: not ready, no permit, and an approval issues nothing until the bundle is back', async () => {
+  it('past max_stale: not ready, no permit, and an approval issues nothing until the bundle is back, across a restart', async () => {
     const held = await post('restart');
     assert.equal(held.status, 202, JSON.stringify(held.json));
     down = true;
@@ -143,11 +146,43 @@ describe('arbiter: route maps from a signed bundle', () => {
     assert.equal(poll.json.permit, undefined);
     assert.equal(issued().length, before, 'nothing issued while stale');
 
+    // A restart now: the approval is in the log, its permit is not; it stays approved.
+    await arbiter.stop();
+    arbiter = await startArbiterProcess(aws, { NODE_EXTRA_CA_CERTS: tls.caPath });
     down = false;
     await eventually(async () => (await ready()).status === 200, 5000, 'fresh again');
     const got = await api(aws, aws.tokens.agent, 'GET', `/v1/permit-requests/${held.json.request_id}`);
     assert.equal(got.status, 200, JSON.stringify(got.json));
     assert.deepEqual(claimsOf(got.json.permit).apr, ['alice']);
     assert.equal(issued().length, before + 1);
+  });
+
+  it('a request whose route changed while it waited: the approval signs nothing, DENY with the new reason, logged, kept across a restart', async () => {
+    const held = await post('restart');
+    assert.equal(held.status, 202, JSON.stringify(held.json));
+    const was = (await ready()).json.policy.version;
+    token = signBundle(key, V3);
+    arbiter.proc.kill('SIGHUP');
+    await eventually(async () => (await ready()).json.policy.version !== was, 5000, 'V3 applied');
+    assert.equal((await post('restart')).json.reason, 'ROUTE_DENY', 'a new request is refused by V3');
+    const before = issued().length;
+
+    const vote = await api(aws, aws.tokens.alice, 'POST', `/v1/approvals/${held.json.request_id}`, { approve: true });
+    assert.equal(vote.status, 200, JSON.stringify(vote.json));
+    assert.equal(vote.json.state, 'denied');
+    const poll = await api(aws, aws.tokens.agent, 'GET', `/v1/permit-requests/${held.json.request_id}`);
+    assert.equal(poll.status, 403, JSON.stringify(poll.json));
+    assert.equal(poll.json.reason, 'ROUTE_DENY');
+    assert.match(poll.json.detail, /no longer matches what was approved/);
+    assert.equal(poll.json.permit, undefined);
+    assert.equal(issued().length, before, 'nothing issued for it');
+    const end = readReceipts(aws.receiptsDir).map((r) => r.payload).filter((e) => e.kind === 'issuance' && e.event === 'resolved' && e.request_id === held.json.request_id);
+    assert.deepEqual(end.map((e) => [e.decision, e.reason]), [['DENY', 'ROUTE_DENY']]);
+
+    await arbiter.stop();
+    arbiter = await startArbiterProcess(aws, { NODE_EXTRA_CA_CERTS: tls.caPath });
+    const again = await api(aws, aws.tokens.agent, 'GET', `/v1/permit-requests/${held.json.request_id}`);
+    assert.equal(again.json.reason, 'ROUTE_DENY', JSON.stringify(again.json));
+    assert.equal((await api(aws, aws.tokens.bob, 'POST', `/v1/approvals/${held.json.request_id}`, { approve: true })).json.reason, 'ALREADY_DECIDED');
   });
 });
