@@ -4,11 +4,11 @@
  * stops with the one command to run), driven by playwright-core with a fresh profile.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 // @ts-expect-error -- plain .mjs script, no declarations
 import { ensure } from '../setup/ensure-tools.mjs';
+import { tmpDir } from './keys.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -22,7 +22,7 @@ export function ensureChromium(): void {
 /** A headless Chromium with a fresh user-data-dir; close() also removes the profile. */
 export async function launchChromium(opts: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
   ensureChromium();
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-chromium-'));
+  const profile = tmpDir('eg-chromium-'); // removed at close, or at the latest when the test process exits
   // playwright takes the user-data-dir as launchPersistentContext's first argument.
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

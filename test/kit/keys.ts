@@ -6,8 +6,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+const made: string[] = [];
+let sweepRegistered = false;
+
+/**
+ * A fresh directory under the OS temp dir, removed when this test process exits (each test
+ * file is its own process); EGRESS_GATE_TEST_KEEP_TMP=1 keeps them to look at.
+ */
 export function tmpDir(prefix = 'eg-it-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  if (!sweepRegistered && process.env.EGRESS_GATE_TEST_KEEP_TMP !== '1') {
+    sweepRegistered = true;
+    process.once('exit', () => {
+      for (const d of made) try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* a child still writing: left behind */ }
+    });
+  }
+  return dir;
 }
 
 /** An Ed25519 or P-256 key as private/public JWKs (DER round trip: see conformance lib on a Node 20 deadlock). */

@@ -4,13 +4,13 @@
  * normalizer.
  */
 import { createHmac, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JWK } from 'jose';
 import { normalizeRequest } from '../../../../policy/normalize-request.js';
 import { freshKeyObjects } from '../../../../policy/permits/generate-keys.js';
 import type { NormalizedRequest } from '../../../../policy/types.js';
+import { tmpDir as kitTmpDir } from '../../../kit/keys.js';
 
 export interface TestKey {
   alg: 'EdDSA' | 'ES256';
@@ -56,7 +56,7 @@ export function signRaw(header: Record<string, unknown>, payload: unknown, key: 
 }
 
 export function tmpDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  return kitTmpDir(prefix);
 }
 
 /** Writes a JWKS of the keys' public halves; returns its path. */
