@@ -6,7 +6,7 @@
  * and a gauge counts the effective ones. Its permits carry `bgl` (the break-glass id).
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../proxy/observe/logger.js';
+import type { Logger } from '../runtime/logger.js';
 import { parseDuration } from '../policy/config-values.js';
 import { problem, type Answer } from './arbiter-reasons.js';
 import type { Approver } from './callers.js';

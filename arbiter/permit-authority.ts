@@ -10,8 +10,8 @@
  * Every path without a grant, a decider answer, a key or a writable log is a refusal.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Logger } from '../proxy/observe/logger.js';
-import type { DeciderPort } from '../proxy/pipeline/ports.js';
+import type { Logger } from '../runtime/logger.js';
+import type { DeciderPort } from '../runtime/decider-client.js';
 import { issuePermit } from '../policy/permits/issue-permit.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { problem, type Answer, type ArbiterReason } from './arbiter-reasons.js';

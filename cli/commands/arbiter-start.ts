@@ -10,7 +10,7 @@ import { startArbiter } from '../../arbiter/arbiter.js';
 import { loadArbiterConfig } from '../../arbiter/load-arbiter-config.js';
 import type { ArbiterConfig } from '../../arbiter/types.js';
 import { ConfigError } from '../../policy/config-error.js';
-import { flushLogger } from '../../proxy/observe/logger.js';
+import { flushLogger } from '../../runtime/logger.js';
 import { arbiterDevBanner, prepareArbiterDevDefault, type ArbiterDevState } from '../arbiter-dev-default.js';
 import type { Command } from './command.js';
 

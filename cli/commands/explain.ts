@@ -14,7 +14,7 @@ import type { GateConfig } from '../../policy/types.js';
 import { explainRequest, headerLines } from '../../proxy/pipeline/explain-request.js';
 import { isRemote, loadPolicy } from '../../runtime/policy-source.js';
 import { setUpPermits } from '../../proxy/authority/permits-setup.js';
-import { createLogger } from '../../proxy/observe/logger.js';
+import { createLogger } from '../../runtime/logger.js';
 import { UsageError, type Command } from './command.js';
 
 function findConfig(given: string | undefined): string {

@@ -11,7 +11,7 @@ import type { GateConfig } from '../../policy/types.js';
 import { devBanner, prepareDevDefault, type DevState } from '../dev-default.js';
 import { startGate } from '../../proxy/gate.js';
 import { packageVersion } from '../package-version.js';
-import { flushLogger } from '../../proxy/observe/logger.js';
+import { flushLogger } from '../../runtime/logger.js';
 import type { Command } from './command.js';
 
 

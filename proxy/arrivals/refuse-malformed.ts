@@ -13,7 +13,7 @@
 import type { Duplex } from 'node:stream';
 import type { Decision } from '../../policy/types.js';
 import type { ConnectionTurns } from '../lifecycle/connection-turns.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import type { GateMetrics } from '../observe/metrics.js';
 import type { Recorder } from '../pipeline/record.js';
 import { blockedResponse } from '../wire/respond.js';

@@ -19,7 +19,7 @@ import type { DecisionChain } from '../pipeline/decision-chain.js';
 import type { Arrival } from '../pipeline/parse-request.js';
 import type { Clearance, Outcome, Recorder } from '../pipeline/record.js';
 import { connectAddress, type DestinationResolver } from '../pipeline/resolve-destination.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import { hostHeader, upstreamHeaders } from '../wire/headers.js';
 import { blockedResponse, egressHeaders, upstreamFailureResponse } from '../wire/respond.js';
 import type { Splices } from '../wire/splices.js';

@@ -9,7 +9,7 @@ import { createIssuerKeys, type IssuerKeyResolver } from '../../policy/permits/i
 import { MemoryReplayStore } from '../../policy/permits/memory-replay-store.js';
 import type { ReplayStore, SpentEntry } from '../../policy/permits/replay-store.js';
 import type { GateConfig } from '../../policy/types.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import { readReceiptPayloads } from '../../receipts/receipt-files.js';
 
 export interface PermitParts {

@@ -1,6 +1,6 @@
 /**
- * The gate's HTTP servers and how they listen: the options every server that parses agent
- * requests shares (the proxy port and interception's inner servers), and listen().
+ * The gate's HTTP servers: the options every server that parses agent
+ * requests shares (the proxy port and interception's inner servers); listen() is runtime/listen.ts.
  */
 import http from 'node:http';
 import type { GateConfig } from '../../policy/types.js';
@@ -31,12 +31,4 @@ export function agentServerOptions(config: Pick<GateConfig, 'limits'>): http.Ser
 export function guardAgentServer(server: http.Server, onClientError: (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => void): void {
   server.on('clientError', onClientError);
   server.maxHeadersCount = 0;
-}
-
-/** Listens on host:port; rejects with the listen error (EADDRINUSE, EACCES). */
-export function listen(server: http.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve((server.address() as import('node:net').AddressInfo).port); });
-  });
 }

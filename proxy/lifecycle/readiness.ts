@@ -4,7 +4,7 @@
  * while the last good version is fresh; the body names it, and lists report mode.
  */
 import type { GateConfig } from '../../policy/types.js';
-import type { Readiness } from '../observe/admin-server.js';
+import type { Readiness } from '../../runtime/admin-server.js';
 import type { PolicySource } from '../../runtime/policy-source.js';
 import { reportRoutes } from '../pipeline/decide.js';
 

@@ -5,7 +5,7 @@
  * warn, always with the receipt id (null only for RECEIPT_UNAVAILABLE).
  */
 import type { Decision, JsonRpcCall } from '../../policy/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import type { GateMetrics } from './metrics.js';
 
 export interface DecisionContext {

@@ -4,7 +4,7 @@
  */
 import type { CompiledPolicy, GateMode } from '../../policy/types.js';
 import { reportRoutes } from '../pipeline/decide.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import type { GateMetrics } from './metrics.js';
 
 /** Sets the report-mode gauge for the gate and policy `p`, warning once per route in report mode. */

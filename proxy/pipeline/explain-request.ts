@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { parseConnectAuthority } from '../../policy/normalize-request.js';
 import type { PermitChecker } from '../../policy/permits/check-permit.js';
 import type { CompiledPolicy, GateConfig } from '../../policy/types.js';
-import { createLogger } from '../observe/logger.js';
+import { createLogger } from '../../runtime/logger.js';
 import { modeFor } from './decide.js';
 import { DecisionChain } from './decision-chain.js';
 import type { Arrival, RequestHead } from './parse-request.js';

@@ -1,10 +1,14 @@
 /**
  * The seams the pipeline is written against. Implementations: the permit checker and replay
- * stores in policy/permits/, the decider client and the pause gate in proxy/authority/; tests
+ * stores in policy/permits/, the decider client in runtime/, the pause gate in proxy/authority/; tests
  * may pass their own.
  */
 import type { NormalizedRequest, PermitFacts, Route } from '../../policy/types.js';
 import type { Reason } from '../../policy/reasons.js';
+import type { DeciderAnswer } from '../../runtime/decider-client.js';
+
+// The decider's seam is shared with the arbiter, so it is defined beside its client in runtime/.
+export type { DeciderAnswer, DeciderInput, DeciderPort } from '../../runtime/decider-client.js';
 
 export type PermitClaims = Record<string, unknown> & { jti: string; exp: number; idk?: string; txn?: string; sub?: string };
 
@@ -25,27 +29,6 @@ export interface ReplayPort {
   claim(jti: string, expS: number, opts: { idk?: string; idempotencyKey?: string }): Promise<ReplayClaim>;
   /** The attempt ended; its decision receipt id is what a retry's `retry_of` names. */
   finish(jti: string, receiptId: string): Promise<void>;
-}
-
-export interface DeciderInput {
-  gate: string;
-  subject: string | null;
-  surface: string;
-  action: string;
-  request: {
-    method: string; url: string; host: string; path: string;
-    query_sha256: string | null; body_sha256: string | null; idempotency_key: string | null;
-  };
-  permit: Record<string, unknown> | null;
-}
-
-export type DeciderAnswer =
-  | { decision: 'PERMIT'; reason: 'DECIDER_PERMIT'; detail: string }
-  | { decision: 'DENY'; reason: 'DECIDER_DENY'; detail: string }
-  | { decision: 'SILENCE'; reason: 'DECIDER_TIMEOUT' | 'DECIDER_ERROR'; detail: string };
-
-export interface DeciderPort {
-  ask(input: DeciderInput): Promise<DeciderAnswer>;
 }
 
 export interface PausePort {

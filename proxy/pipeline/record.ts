@@ -15,7 +15,7 @@ import { decisionOf, type Reason } from '../../policy/reasons.js';
 import { announceDecision } from '../observe/announce-decision.js';
 import { decisionEvent, type DecisionHub } from '../observe/console/decision-hub.js';
 import type { GateMetrics } from '../observe/metrics.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../../runtime/logger.js';
 import type { Attempt, Decided } from './decision-chain.js';
 import type { Verdict } from './decide.js';
 import { decisionReceipt, outcomeReceipt } from './receipt-entries.js';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../../policy/load-config.js';
 import { startGate, type RunningGate } from '../../../proxy/gate.js';
-import { createLogger } from '../../../proxy/observe/logger.js';
+import { createLogger } from '../../../runtime/logger.js';
 import { receiptById, workspace, type GateWorkspace } from '../harness.js';
 import { absoluteGet, countingOrigin, rawRequest, type CountingOrigin } from './raw-http.js';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { loadConfig } from '../../../policy/load-config.js';
 import { startGate, type RunningGate } from '../../../proxy/gate.js';
-import { createLogger } from '../../../proxy/observe/logger.js';
+import { createLogger } from '../../../runtime/logger.js';
 import { readReceipts, workspace, type GateWorkspace } from '../harness.js';
 
 describe('network: a tunnel route resolves again after a failed lookup', () => {

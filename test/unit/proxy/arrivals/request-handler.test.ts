@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { compilePolicy } from '../../../../policy/compile-policy.js';
@@ -20,12 +19,13 @@ import { parseConfig } from '../../../../policy/load-config.js';
 import { loadRouteMaps } from '../../../../policy/load-route-maps.js';
 import type { CompiledPolicy } from '../../../../policy/types.js';
 import { RequestHandler } from '../../../../proxy/arrivals/request-handler.js';
-import { createLogger } from '../../../../proxy/observe/logger.js';
+import { createLogger } from '../../../../runtime/logger.js';
 import { createMetrics } from '../../../../proxy/observe/metrics.js';
 import { DecisionChain } from '../../../../proxy/pipeline/decision-chain.js';
 import type { Forwarder, ForwardRequest, ForwardResult } from '../../../../proxy/pipeline/forward.js';
 import { Recorder } from '../../../../proxy/pipeline/record.js';
 import { DestinationResolver } from '../../../../proxy/pipeline/resolve-destination.js';
+import { tmpDir } from '../../../kit/keys.js';
 
 /** Everything the pipeline under test is built from, and what the test observes. */
 function pipelineKit() {
@@ -131,7 +131,7 @@ describe('RequestHandler: an exception in the forwarder, after the decision', ()
   const receipts: Record<string, any>[] = [];
   let handled: Promise<unknown> | undefined;
   before(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-rh-'));
+    const dir = tmpDir('eg-rh-');
     fs.writeFileSync(path.join(dir, 'open.yaml'), 'routes:\n  - { surface: things, action: read, match: { host: api.unit, port: 8080, method: GET, path: "/**" }, authorize: none }\n');
     const { routes, exceptions } = await loadRouteMaps([dir]);
     const policy = compilePolicy({ routes, exceptions, sources: [] }, { nowMs: Date.now() });

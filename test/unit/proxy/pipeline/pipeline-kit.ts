@@ -10,7 +10,7 @@ import { DecisionChain, type ChainDeps } from '../../../../proxy/pipeline/decisi
 import { Recorder, type ReceiptSink } from '../../../../proxy/pipeline/record.js';
 import type { Resolution } from '../../../../proxy/pipeline/resolve-destination.js';
 import type { ReplayPort } from '../../../../proxy/pipeline/ports.js';
-import { createLogger } from '../../../../proxy/observe/logger.js';
+import { createLogger } from '../../../../runtime/logger.js';
 import { createMetrics } from '../../../../proxy/observe/metrics.js';
 import type { Arrival, RequestHead } from '../../../../proxy/pipeline/parse-request.js';
 import { bufferBody } from '../../../../proxy/pipeline/read-body.js';

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeciderClient, interpretAnswer } from '../../../../proxy/authority/decider-client.js';
-import type { DeciderInput } from '../../../../proxy/pipeline/ports.js';
+import { DeciderClient, interpretAnswer } from '../../../runtime/decider-client.js';
+import type { DeciderInput } from '../../../proxy/pipeline/ports.js';
 
 const INPUT: DeciderInput = {
   gate: 'g', subject: 'agent:x', surface: 's', action: 'a',

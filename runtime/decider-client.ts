@@ -4,8 +4,29 @@
  * After 5 failures in a row the client fails fast for 1 s, then lets one trial through.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { upstreamSecureContext } from '../../certs/upstream-trust.js';
-import type { DeciderAnswer, DeciderInput, DeciderPort } from '../pipeline/ports.js';
+import { upstreamSecureContext } from '../certs/upstream-trust.js';
+
+/** What the decider is asked (SPEC §6 input), by the gate and by the arbiter. */
+export interface DeciderInput {
+  gate: string;
+  subject: string | null;
+  surface: string;
+  action: string;
+  request: {
+    method: string; url: string; host: string; path: string;
+    query_sha256: string | null; body_sha256: string | null; idempotency_key: string | null;
+  };
+  permit: Record<string, unknown> | null;
+}
+
+export type DeciderAnswer =
+  | { decision: 'PERMIT'; reason: 'DECIDER_PERMIT'; detail: string }
+  | { decision: 'DENY'; reason: 'DECIDER_DENY'; detail: string }
+  | { decision: 'SILENCE'; reason: 'DECIDER_TIMEOUT' | 'DECIDER_ERROR'; detail: string };
+
+export interface DeciderPort {
+  ask(input: DeciderInput): Promise<DeciderAnswer>;
+}
 
 const FAILURES_TO_OPEN = 5;
 const OPEN_MS = 1000;

@@ -6,7 +6,7 @@
  * lines, an empty line, the note; 400 when M is larger than the tree).
  */
 import type http from 'node:http';
-import { ProofUnavailableError } from '../../receipts/log-proofs.js';
+import { ProofUnavailableError } from '../receipts/log-proofs.js';
 
 /** What the endpoints need of the receipt log (ReceiptLog has it). */
 export interface ReceiptEndpointsSource {
