@@ -84,8 +84,13 @@ export class PermitRequests {
         }
       }
     }
-    // Approved by enough votes before a stop that came before its permit was signed: the next poll signs it.
-    for (const r of this.waiting()) if (r.votes.filter((v) => v.approve).length >= r.needed) r.state = 'approved';
+    // Decided before a stop that came before the decision's end was logged: a denial logged as a
+    // vote ends it (its `resolved` entry may be missing); enough approvals make it approved, and
+    // the next poll signs it.
+    for (const r of this.waiting()) {
+      if (r.votes.some((v) => !v.approve)) r.state = 'denied';
+      else if (r.votes.length >= r.needed) r.state = 'approved';
+    }
     return this.waiting().length;
   }
 }
