@@ -6,10 +6,11 @@
  * function in this module logs, prints or puts key material into an error message.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomSerial, subtle, toPem } from './pem.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 import { loadX509 } from './x509.js';
 
 export type CaErrorCode = 'ERR_CA_EXISTS' | 'ERR_CA_READ' | 'ERR_CA_INVALID' | 'ERR_CA_KEY_MISMATCH' | 'ERR_CA_KEY_UNSUPPORTED';
@@ -82,8 +83,8 @@ export async function initCa(outDir: string, opts: InitCaOptions = {}): Promise<
   });
   const keyPem = toPem(await subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
   await mkdir(outDir, { recursive: true, mode: 0o700 });
-  await writeAtomic(keyPath, keyPem, 0o600);
-  await writeAtomic(certPath, cert.toString('pem') + '\n', 0o644);
+  await writeFileAtomic(keyPath, keyPem, 0o600);
+  await writeFileAtomic(certPath, cert.toString('pem') + '\n', 0o644);
   return { certPath, keyPath };
 }
 
@@ -149,21 +150,4 @@ async function exists(p: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-}
-
-/** Writes via an exclusive temporary file created with `mode` (never wider), fsynced, then renamed. */
-async function writeAtomic(p: string, text: string, mode: number): Promise<void> {
-  const tmp = `${p}.tmp-${process.pid}-${Date.now()}`;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(text);
-    await fh.chmod(mode);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, p);
 }

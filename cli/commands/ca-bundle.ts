@@ -8,10 +8,11 @@
  * default's `./.egress-gate/ca/ca.pem`.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CaBundleError, buildBundle } from '../../certs/bundle.js';
+import { writeFileAtomic } from '../../certs/write-file-atomic.js';
 import { ConfigError } from '../../policy/config-error.js';
 import { loadConfig } from '../../policy/load-config.js';
 import { RuntimeError, UsageError, type Command } from './command.js';
@@ -58,11 +59,9 @@ export const command: Command = {
       throw e;
     }
     const out = path.resolve(values.out);
-    // Written beside and renamed, so a reader never sees half a bundle.
-    const tmp = `${out}.tmp-${process.pid}`;
+    // Written beside, fsynced and renamed: a reader never sees half a bundle, a crash never leaves an empty one.
     try {
-      await writeFile(tmp, bundle, { mode: 0o644 });
-      await rename(tmp, out);
+      await writeFileAtomic(out, bundle, 0o644);
     } catch (e) {
       throw new RuntimeError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
